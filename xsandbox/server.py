@@ -1,0 +1,46 @@
+"""A threaded WSGI server for the sandbox that can drop a connection on purpose (the "drop" fault)."""
+
+import logging
+import socket
+import sys
+from wsgiref.simple_server import WSGIRequestHandler
+
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler as DjangoHandler
+from django.core.wsgi import get_wsgi_application
+
+logger = logging.getLogger("xsandbox")
+
+
+class Handler(DjangoHandler):
+    def get_environ(self):
+        env = super().get_environ()
+        env["xsandbox.drop"] = self._drop
+        return env
+
+    def _drop(self) -> None:
+        try:
+            # RST rather than FIN: the client sees "connection reset", as on a flaky network.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+            self.connection.close()
+        except OSError:
+            pass
+
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+        if not getattr(self.server, "quiet", False):
+            WSGIRequestHandler.log_message(self, format, *args)
+
+
+def serve(host: str, port: int, *, quiet: bool = False) -> None:
+    app = get_wsgi_application()
+    httpd = ThreadedWSGIServer((host, port), Handler)
+    httpd.daemon_threads = True
+    httpd.quiet = quiet
+    httpd.set_app(app)
+    print(f"xsandbox: the local X API is listening on http://{host}:{httpd.server_port}", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+        sys.stdout.flush()

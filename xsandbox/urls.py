@@ -1,0 +1,43 @@
+from django.urls import path, re_path
+
+from xsandbox import control_views, dm_views, media_views, oauth_views
+
+ID = r"(?P<{}>[^/]+)"  # validated by the views, so a bad id gets X's 400 body rather than a 404
+
+urlpatterns = [
+    # OAuth 2.0 authorization server. X serves the consent page on x.com and tokens on api.x.com.
+    path("i/oauth2/authorize", oauth_views.authorize, name="authorize"),
+    path("2/oauth2/token", oauth_views.token, name="token"),
+    path("2/oauth2/revoke", oauth_views.revoke, name="revoke"),
+    path("2/users/me", oauth_views.users_me, name="users_me"),
+    # Direct Message lookup.
+    path("2/dm_events", dm_views.dm_events, name="dm_events"),
+    re_path(r"^2/dm_events/" + ID.format("event_id") + "$", dm_views.dm_event, name="dm_event"),
+    re_path(
+        r"^2/dm_conversations/with/" + ID.format("participant_id") + "/dm_events$",
+        dm_views.dm_events_with,
+        name="dm_events_with",
+    ),
+    path(
+        "2/dm_conversations/media/<str:dm_id>/<str:media_id>/<str:resource_id>",
+        media_views.dm_media,
+        name="dm_media",
+    ),
+    re_path(
+        r"^2/dm_conversations/" + ID.format("conversation_id") + "/dm_events$",
+        dm_views.conversation_events,
+        name="conversation_events",
+    ),
+    # What X's CDNs serve (pbs.twimg.com, video.twimg.com): avatars, posts' media, DM video files.
+    path("profile_images/<str:user_id>/<str:name>", media_views.avatar, name="avatar"),
+    path("dm_video/<str:media_id>/<str:name>", media_views.dm_video, name="dm_video"),
+    path("dm_gif/<str:media_id>/<str:name>", media_views.dm_video, name="dm_gif"),
+    # Test controls: faults, the clock, clients, new events, ground truth. Admin bearer token only.
+    path("_sandbox/faults", control_views.faults, name="faults"),
+    path("_sandbox/clock", control_views.clock_view, name="clock"),
+    path("_sandbox/clients", control_views.clients, name="clients"),
+    path("_sandbox/tokens", control_views.tokens_view, name="tokens"),
+    path("_sandbox/events", control_views.events, name="events"),
+    path("_sandbox/truth/<str:username>", control_views.truth, name="truth"),
+    path("", oauth_views.home, name="home"),
+]
