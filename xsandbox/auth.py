@@ -68,9 +68,10 @@ def _bearer_grant(request: HttpRequest) -> Grant | None:
 
 
 def _limits(bucket: str) -> tuple[int, int]:
-    if bucket == "users_me":
-        return settings.XSANDBOX_USERS_ME_RATE_LIMIT
-    return settings.XSANDBOX_RATE_LIMIT
+    return {
+        "users_me": settings.XSANDBOX_USERS_ME_RATE_LIMIT,
+        "dm_media": settings.XSANDBOX_MEDIA_RATE_LIMIT,
+    }.get(bucket, settings.XSANDBOX_RATE_LIMIT)
 
 
 def take_fault(user: User) -> Fault | None:

@@ -66,6 +66,7 @@ XSANDBOX_MEDIA_DIR = Path(os.environ.get("XSANDBOX_MEDIA_DIR", str(BASE_DIR / "v
 # Per-user budget of the DM GET endpoints, shared across them as X's 2022 guide says. X documents
 # 15/900 for today's lower paid tier: set XSANDBOX_RATE_LIMIT=15/900 to rehearse it.
 XSANDBOX_RATE_LIMIT = _rate("XSANDBOX_RATE_LIMIT", "300/900")
+XSANDBOX_MEDIA_RATE_LIMIT = _rate("XSANDBOX_MEDIA_RATE_LIMIT", "900/900")
 XSANDBOX_USERS_ME_RATE_LIMIT = _rate("XSANDBOX_USERS_ME_RATE_LIMIT", "75/900")
 XSANDBOX_ACCESS_TOKEN_TTL = _int("XSANDBOX_ACCESS_TOKEN_TTL", 7200)
 XSANDBOX_CODE_TTL = _int("XSANDBOX_CODE_TTL", 30)

@@ -1,6 +1,6 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
-from xsandbox import control_views, dm_views, media_views, oauth_views
+from xsandbox import control_views, dm_views, oauth_views
 
 ID = r"(?P<{}>[^/]+)"  # validated by the views, so a bad id gets X's 400 body rather than a 404
 
@@ -18,20 +18,13 @@ urlpatterns = [
         dm_views.dm_events_with,
         name="dm_events_with",
     ),
-    path(
-        "2/dm_conversations/media/<str:dm_id>/<str:media_id>/<str:resource_id>",
-        media_views.dm_media,
-        name="dm_media",
-    ),
     re_path(
         r"^2/dm_conversations/" + ID.format("conversation_id") + "/dm_events$",
         dm_views.conversation_events,
         name="conversation_events",
     ),
-    # What X's CDNs serve (pbs.twimg.com, video.twimg.com): avatars, posts' media, DM video files.
-    path("profile_images/<str:user_id>/<str:name>", media_views.avatar, name="avatar"),
-    path("dm_video/<str:media_id>/<str:name>", media_views.dm_video, name="dm_video"),
-    path("dm_gif/<str:media_id>/<str:name>", media_views.dm_video, name="dm_gif"),
+    # Media bytes: the DM media download endpoint and what X's CDNs serve (pbs/video.twimg.com).
+    path("", include("xsandbox.media_urls")),
     # Test controls: faults, the clock, clients, new events, ground truth. Admin bearer token only.
     path("_sandbox/faults", control_views.faults, name="faults"),
     path("_sandbox/clock", control_views.clock_view, name="clock"),
