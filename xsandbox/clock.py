@@ -13,7 +13,9 @@ def state() -> SandboxState:
 
 
 def now() -> datetime:
-    offset = SandboxState.objects.filter(pk=1).values_list("clock_offset_seconds", flat=True).first()
+    offset = (
+        SandboxState.objects.filter(pk=1).values_list("clock_offset_seconds", flat=True).first()
+    )
     return timezone.now() + timedelta(seconds=offset or 0)
 
 

@@ -5,7 +5,9 @@ from django.http import JsonResponse
 PROBLEMS = "https://api.twitter.com/2/problems/"
 
 
-def problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra) -> JsonResponse:
+def problem(
+    status: int, title: str, detail: str, type_: str = "about:blank", **extra
+) -> JsonResponse:
     body = {"title": title, "detail": detail, "type": type_, "status": status, **extra}
     return JsonResponse(body, status=status)
 

@@ -101,7 +101,9 @@ class Tweet(models.Model):
     lang = models.CharField(max_length=10, default="en")
     conversation_id = models.BigIntegerField()
     in_reply_to_user_id = models.BigIntegerField(null=True)
-    referenced_tweets = models.JSONField(default=list)  # [{"type": "quoted"|"replied_to", "id": str}]
+    referenced_tweets = models.JSONField(
+        default=list
+    )  # [{"type": "quoted"|"replied_to", "id": str}]
     entities = models.JSONField(default=dict)
     public_metrics = models.JSONField(default=dict)
     possibly_sensitive = models.BooleanField(default=False)

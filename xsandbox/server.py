@@ -5,7 +5,8 @@ import socket
 import sys
 from wsgiref.simple_server import WSGIRequestHandler
 
-from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler as DjangoHandler
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.core.servers.basehttp import WSGIRequestHandler as DjangoHandler
 from django.core.wsgi import get_wsgi_application
 
 logger = logging.getLogger("xsandbox")
@@ -25,7 +26,7 @@ class Handler(DjangoHandler):
         except OSError:
             pass
 
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+    def log_message(self, format, *args):
         if not getattr(self.server, "quiet", False):
             WSGIRequestHandler.log_message(self, format, *args)
 
@@ -36,7 +37,9 @@ def serve(host: str, port: int, *, quiet: bool = False) -> None:
     httpd.daemon_threads = True
     httpd.quiet = quiet
     httpd.set_app(app)
-    print(f"xsandbox: the local X API is listening on http://{host}:{httpd.server_port}", flush=True)
+    print(
+        f"xsandbox: the local X API is listening on http://{host}:{httpd.server_port}", flush=True
+    )
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:

@@ -62,7 +62,9 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 
 # Where generated media bytes (avatars, photos, videos) are cached once rendered.
-XSANDBOX_MEDIA_DIR = Path(os.environ.get("XSANDBOX_MEDIA_DIR", str(BASE_DIR / "var" / "xsandbox-media")))
+XSANDBOX_MEDIA_DIR = Path(
+    os.environ.get("XSANDBOX_MEDIA_DIR", str(BASE_DIR / "var" / "xsandbox-media"))
+)
 # Per-user budget of the DM GET endpoints, shared across them as X's 2022 guide says. X documents
 # 15/900 for today's lower paid tier: set XSANDBOX_RATE_LIMIT=15/900 to rehearse it.
 XSANDBOX_RATE_LIMIT = _rate("XSANDBOX_RATE_LIMIT", "300/900")
