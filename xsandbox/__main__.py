@@ -22,13 +22,14 @@ def main() -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from xsandbox import server
+    from xsandbox import clients, server
 
     db = settings.DATABASES["default"]["NAME"]
     os.makedirs(os.path.dirname(db), exist_ok=True)
     call_command("migrate", verbosity=0, interactive=False)
     if not args.no_seed:
         call_command("seed_sandbox", if_empty=True)
+    clients.ensure_defaults()
     server.serve(args.host, args.port, quiet=args.quiet)
 
 

@@ -1,0 +1,45 @@
+"""Creating and updating the DM Reader user behind an X account."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from dmreader import xauth
+from dmreader.models import XAccount
+
+REQUIRED_SCOPES = {"dm.read", "tweet.read", "users.read"}
+
+
+def missing_scopes(tokens: xauth.Tokens) -> set[str]:
+    return REQUIRED_SCOPES - set(tokens.scopes.split())
+
+
+@transaction.atomic
+def sign_in(*, me: dict, tokens: xauth.Tokens) -> AbstractBaseUser:
+    """One Django user per X account, found by X's user id (usernames can change)."""
+    account = XAccount.objects.select_for_update().filter(x_user_id=me["id"]).first()
+    if account is None:
+        user = get_user_model().objects.create_user(username=f"x{me['id']}")
+        user.set_unusable_password()
+        account = XAccount(user=user, x_user_id=me["id"])
+    account.username = me["username"]
+    account.name = me.get("name") or me["username"]
+    account.profile_image_url = me.get("profile_image_url", "")
+    user = account.user
+    user.first_name = account.name[:150]
+    user.save()
+    xauth.store(account, tokens)
+    return user
+
+
+def sign_out(account: XAccount) -> None:
+    """Revoke at X (best effort), then forget the tokens. Cached messages stay, for next time."""
+    for token, hint in (
+        (account.refresh_token, "refresh_token"),
+        (account.access_token, "access_token"),
+    ):
+        if token:
+            xauth.revoke(token, hint=hint)
+    account.access_token = account.refresh_token = ""
+    account.token_expires_at = None
+    account.save(update_fields=["access_token", "refresh_token", "token_expires_at", "updated_at"])

@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import path
+
+from dmreader import signin, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("auth/login/", signin.start, name="signin"),
+    path("auth/callback/", signin.callback, name="oauth_callback"),
+    path("auth/logout/", signin.sign_out, name="signout"),
+    path("account/avatar/", views.account_avatar, name="account_avatar"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,20 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from conversations import media
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "welcome.html")
+    return render(request, "home.html", {"account": getattr(request.user, "x_account", None)})
+
+
+@require_GET
+@login_required
+def account_avatar(request: HttpRequest) -> HttpResponse:
+    account = getattr(request.user, "x_account", None)
+    return media.proxy(account.profile_image_url if account else "", max_bytes=2_000_000)
