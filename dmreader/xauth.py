@@ -146,12 +146,14 @@ def fresh_access_token(account_id: int, *, stale: str = "") -> str:
         try:
             tokens = refresh(account.refresh_token)
         except XAuthError as exc:
-            if exc.permanent:
-                account.needs_reauth = True
-                account.save(update_fields=["needs_reauth", "updated_at"])
-            raise
-        store(account, tokens)
-        return tokens.access_token
+            failure = exc
+        else:
+            store(account, tokens)
+            return tokens.access_token
+    # Outside the transaction, so that raising does not roll the mark back.
+    if failure.permanent:
+        XAccount.objects.filter(pk=account_id).update(needs_reauth=True, updated_at=timezone.now())
+    raise failure
 
 
 def store(account: XAccount, tokens: Tokens) -> None:
