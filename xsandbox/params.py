@@ -1,0 +1,360 @@
+"""Query and path parameters of the DM lookup endpoints, checked the way X checks them.
+
+The enums are copied from shared/x-api/openapi-v2.166.json (CONTRACT.md §2.1) so the sandbox needs
+nothing outside the repository at run time; tests/test_sandbox_contract.py pins each copy to the spec.
+A bad value is answered with X's 400 `invalid-request` body and a message from CONTRACT.md §5.2.
+This module imports no models: the token codec is unit-tested without the sandbox's database.
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.http import JsonResponse
+
+from xsandbox import errors
+
+EVENT_TYPES = ("MessageCreate", "ParticipantsJoin", "ParticipantsLeave")
+DM_EVENT_FIELDS = (
+    "attachments",
+    "created_at",
+    "dm_conversation_id",
+    "entities",
+    "event_type",
+    "id",
+    "participant_ids",
+    "referenced_tweets",
+    "sender_id",
+    "text",
+)
+DM_EXPANSIONS = ("attachments.media_keys", "participant_ids", "referenced_tweets.id", "sender_id")
+MEDIA_FIELDS = (
+    "alt_text",
+    "duration_ms",
+    "height",
+    "media_key",
+    "non_public_metrics",
+    "organic_metrics",
+    "preview_image_url",
+    "promoted_metrics",
+    "public_metrics",
+    "type",
+    "url",
+    "variants",
+    "width",
+)
+USER_FIELDS = (
+    "affiliation",
+    "confirmed_email",
+    "connection_status",
+    "created_at",
+    "description",
+    "entities",
+    "id",
+    "is_identity_verified",
+    "location",
+    "most_recent_tweet_id",
+    "name",
+    "parody",
+    "pinned_tweet_id",
+    "profile_banner_url",
+    "profile_image_url",
+    "protected",
+    "public_metrics",
+    "receives_your_dm",
+    "subscription",
+    "subscription_type",
+    "url",
+    "username",
+    "verified",
+    "verified_followers_count",
+    "verified_type",
+    "withheld",
+)
+TWEET_FIELDS = (
+    "article",
+    "attachments",
+    "author_id",
+    "card_uri",
+    "community_id",
+    "context_annotations",
+    "conversation_id",
+    "created_at",
+    "display_text_range",
+    "edit_controls",
+    "edit_history_tweet_ids",
+    "entities",
+    "geo",
+    "id",
+    "in_reply_to_user_id",
+    "lang",
+    "matched_media_notes",
+    "media_metadata",
+    "non_public_metrics",
+    "note_request_suggestions",
+    "note_tweet",
+    "organic_metrics",
+    "paid_partnership",
+    "possibly_sensitive",
+    "promoted_metrics",
+    "public_metrics",
+    "referenced_tweets",
+    "reply_settings",
+    "scopes",
+    "source",
+    "suggested_source_links",
+    "suggested_source_links_with_counts",
+    "text",
+    "withheld",
+)
+# v2.167's `post.fields` (shared/x-api/openapi.json), accepted as an alias: the live API still takes
+# both vocabularies and answers in the one the client used (CONTRACT.md §0.2, §9.1).
+POST_FIELDS = (
+    "article",
+    "article_title",
+    "attachments",
+    "card_uri",
+    "community_id",
+    "context_annotations",
+    "conversation_id",
+    "created_at",
+    "display_text_range",
+    "edit_controls",
+    "entities",
+    "geo",
+    "id",
+    "lang",
+    "matched_media_notes",
+    "media_metadata",
+    "non_public_metrics",
+    "note_post",
+    "note_request_suggestions",
+    "organic_metrics",
+    "paid_partnership",
+    "possibly_sensitive",
+    "promoted_metrics",
+    "public_metrics",
+    "reply_settings",
+    "scopes",
+    "source",
+    "suggested_source_links",
+    "suggested_source_links_with_counts",
+    "text",
+    "withheld",
+)
+POST_EXPANSION = "referenced_posts"  # v2.167's name for referenced_tweets.id
+# "Expansions accepted in tweet mode are a superset of both enums" (CONTRACT.md §9.1).
+EXPANSIONS = (*DM_EXPANSIONS, POST_EXPANSION)
+
+MAX_RESULTS_MIN, MAX_RESULTS_MAX, MAX_RESULTS_DEFAULT = 1, 100, 100
+TOKEN_MIN_LENGTH = 16  # PaginationToken32.minLength
+
+USER_ID = "^[0-9]{1,19}$"
+EVENT_ID = "^[0-9]{1,19}$"
+CONVERSATION_ID = "^([0-9]{1,19}-[0-9]{1,19}|[0-9]{15,19})$"
+
+# The query parameters each endpoint takes, in the spec's order: X lists them in this order when it
+# rejects an unknown one (CONTRACT.md §5.2). post.fields is the v2.167 alias.
+LIST_PARAMETERS = (
+    "max_results",
+    "pagination_token",
+    "event_types",
+    "dm_event.fields",
+    "expansions",
+    "media.fields",
+    "user.fields",
+    "tweet.fields",
+    "post.fields",
+)
+EVENT_PARAMETERS = LIST_PARAMETERS[3:]
+
+# A snowflake id fits a signed 64-bit integer, which is also SQLite's limit.
+MAX_SNOWFLAKE = 2**63 - 1
+
+
+class InvalidParameter(Exception):
+    """A parameter X would reject with 400 invalid-request."""
+
+    def __init__(self, parameter: str, value: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter, self.value, self.message = parameter, value, message
+
+    def response(self) -> JsonResponse:
+        return errors.invalid_request(self.parameter, self.value, self.message)
+
+
+@dataclass(frozen=True)
+class Names:
+    """The vocabulary a response uses for posts: the one the request used (CONTRACT.md §9.1)."""
+
+    referenced: str  # the DmEvent and Tweet key
+    includes: str  # the includes key
+    edit_history: str  # the Tweet key
+    expansion: str  # the `parameter` of a missing post in `errors`
+
+
+TWEET_NAMES = Names("referenced_tweets", "tweets", "edit_history_tweet_ids", "referenced_tweets.id")
+POST_NAMES = Names("referenced_posts", "posts", "edit_history_post_ids", POST_EXPANSION)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts. `older`: events strictly older than `anchor` (a next_token);
+    otherwise the events strictly newer than `anchor` (a previous_token)."""
+
+    older: bool
+    anchor: int
+
+
+@dataclass(frozen=True)
+class DmQuery:
+    """A validated request. Expansions and fields use the v2.166 names internally."""
+
+    max_results: int = MAX_RESULTS_DEFAULT
+    cursor: Cursor | None = None
+    event_types: frozenset[str] = frozenset(EVENT_TYPES)
+    event_fields: frozenset[str] = frozenset()
+    expansions: frozenset[str] = frozenset()
+    media_fields: frozenset[str] = frozenset()
+    user_fields: frozenset[str] = frozenset()
+    tweet_fields: frozenset[str] = frozenset()
+    names: Names = field(default=TWEET_NAMES)
+
+
+# Every field and expansion: what ground truth renders.
+EVERYTHING = DmQuery(
+    event_fields=frozenset(DM_EVENT_FIELDS),
+    expansions=frozenset(DM_EXPANSIONS),
+    media_fields=frozenset(MEDIA_FIELDS),
+    user_fields=frozenset(USER_FIELDS),
+    tweet_fields=frozenset(TWEET_FIELDS),
+)
+
+
+def parse_list_query(params: Mapping[str, str]) -> DmQuery:
+    """The query of the three list endpoints; raises InvalidParameter."""
+    _reject_unknown(params, LIST_PARAMETERS)
+    return DmQuery(
+        max_results=_max_results(params.get("max_results")),
+        cursor=_cursor(params.get("pagination_token")),
+        event_types=_csv(params, "event_types", EVENT_TYPES) or frozenset(EVENT_TYPES),
+        **_fields(params),
+    )
+
+
+def parse_event_query(params: Mapping[str, str]) -> DmQuery:
+    """The query of GET /2/dm_events/{event_id}: fields and expansions only (CONTRACT.md §2.2)."""
+    _reject_unknown(params, EVENT_PARAMETERS)
+    return DmQuery(**_fields(params))
+
+
+def check_path(name: str, value: str, pattern: str) -> None:
+    """X reports a malformed path id as a query parameter (CONTRACT.md §5.2)."""
+    if not re.fullmatch(pattern, value):
+        raise InvalidParameter(
+            name, value, f"The `{name}` query parameter value [{value}] does not match {pattern}"
+        )
+
+
+def _reject_unknown(params: Mapping[str, str], allowed: tuple[str, ...]) -> None:
+    for name in params:
+        if name not in allowed:
+            raise InvalidParameter(
+                name,
+                params[name],
+                f"The query parameter [{name}] is not one of [{','.join(allowed)}]",
+            )
+
+
+def _fields(params: Mapping[str, str]) -> dict:
+    expansions = _csv(params, "expansions", EXPANSIONS) or frozenset()
+    post_fields = _csv(params, "post.fields", POST_FIELDS)
+    uses_post_names = post_fields is not None or POST_EXPANSION in expansions
+    tweet_fields = (_csv(params, "tweet.fields", TWEET_FIELDS) or frozenset()) | {
+        "note_tweet" if name == "note_post" else name for name in post_fields or ()
+    }
+    if POST_EXPANSION in expansions:
+        expansions = expansions - {POST_EXPANSION} | {"referenced_tweets.id"}
+    return {
+        "event_fields": _csv(params, "dm_event.fields", DM_EVENT_FIELDS) or frozenset(),
+        "expansions": expansions,
+        "media_fields": _csv(params, "media.fields", MEDIA_FIELDS) or frozenset(),
+        "user_fields": _csv(params, "user.fields", USER_FIELDS) or frozenset(),
+        "tweet_fields": tweet_fields,
+        "names": POST_NAMES if uses_post_names else TWEET_NAMES,
+    }
+
+
+def _csv(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> frozenset[str] | None:
+    """A comma-separated enum list (style=form, explode=false). Absent → None; an empty item
+    (`user.fields=`, `a,,b`) fails like any value outside the enum (minItems 1)."""
+    raw = params.get(name)
+    if raw is None:
+        return None
+    values = raw.split(",")
+    for value in values:
+        if value not in allowed:
+            raise InvalidParameter(
+                name,
+                value,
+                f"The `{name}` query parameter value [{value}] is not one of [{','.join(allowed)}]",
+            )
+    return frozenset(values)
+
+
+def _max_results(raw: str | None) -> int:
+    if raw is None:
+        return MAX_RESULTS_DEFAULT
+    if re.fullmatch(r"[0-9]{1,4}", raw) and MAX_RESULTS_MIN <= int(raw) <= MAX_RESULTS_MAX:
+        return int(raw)
+    raise InvalidParameter(
+        "max_results",
+        raw,
+        f"The `max_results` query parameter value [{raw}] is not between "
+        f"{MAX_RESULTS_MIN} and {MAX_RESULTS_MAX}",
+    )
+
+
+def _cursor(raw: str | None) -> Cursor | None:
+    if raw is None:
+        return None
+    cursor = decode_token(raw)
+    if cursor is None:
+        # X's words for a token it cannot use, measured with a 15-character value, i.e. one that
+        # also fails minLength 16 (strohne/Facepager#191).
+        raise InvalidParameter(
+            "pagination_token",
+            raw,
+            f"The `pagination_token` query parameter value [{raw}] is not a valid token.",
+        )
+    return cursor
+
+
+# Pagination tokens, byte for byte in X's format (CONTRACT.md §8.1): 20 base32hex digits of a 100-bit
+# number, then "ZZZZ". The number is a 24-bit direction tag, the 64-bit anchor event id and 12 zero
+# bits; the tags are those of the recorded tokens, so next = "18LAA5…", previous = "1BLC45…". The
+# anchor is an event id, not an offset, so events arriving later never shift a page (keyset paging).
+_BASE32HEX = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
+_NEXT_TAG, _PREVIOUS_TAG = 0xA2AA5, 0xAEAC2
+_TOKEN_SUFFIX = "ZZZZ"
+
+
+def encode_token(cursor: Cursor) -> str:
+    tag = _NEXT_TAG if cursor.older else _PREVIOUS_TAG
+    number = (tag << 76) | (cursor.anchor << 12)
+    digits = (_BASE32HEX[(number >> shift) & 31] for shift in range(95, -5, -5))
+    return "".join(digits) + _TOKEN_SUFFIX
+
+
+def decode_token(token: str) -> Cursor | None:
+    """The cursor a token of ours encodes, or None for anything we did not mint."""
+    body, suffix = token[:-4], token[-4:]
+    if len(token) != 24 or suffix != _TOKEN_SUFFIX or not set(body) <= set(_BASE32HEX):
+        return None
+    number = 0
+    for digit in body:
+        number = number << 5 | _BASE32HEX.index(digit)
+    tag, anchor, padding = number >> 76, (number >> 12) & (2**64 - 1), number & 0xFFF
+    if tag not in (_NEXT_TAG, _PREVIOUS_TAG) or padding or anchor > MAX_SNOWFLAKE:
+        return None
+    return Cursor(older=tag == _NEXT_TAG, anchor=anchor)

@@ -1,0 +1,322 @@
+"""DM events and their includes as X renders them (CONTRACT.md §3 and §4), and the ground truth a
+full sync should reproduce.
+
+Renderers take the fields a request asked for and emit only those that apply to the object and have
+a value, the way X leaves absent what it does not have. Ids are always strings. URLs are absolute,
+built on `base_url` (the sandbox's own scheme and host, ending in "/").
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from xsandbox import clock, errors
+from xsandbox.models import Event, Media, Tweet, User
+from xsandbox.params import EVERYTHING, TWEET_NAMES, DmQuery, Names
+
+# The arrays of DmEvent.entities, v2.167's nesting (CONTRACT.md §3.2: v2.166 puts them at the top level
+# of the event, yet the field you ask for is `entities`).
+ENTITY_KINDS = ("urls", "mentions", "hashtags", "cashtags")
+# Required members of User.public_metrics and Tweet.public_metrics in the spec.
+USER_METRICS = {"followers_count": 0, "following_count": 0, "tweet_count": 0, "listed_count": 0}
+TWEET_METRICS = {
+    "retweet_count": 0,
+    "reply_count": 0,
+    "like_count": 0,
+    "quote_count": 0,
+    "impression_count": 0,
+    "bookmark_count": 0,
+}
+EDIT_WINDOW = timedelta(hours=1)
+EDITS_ALLOWED = 5
+
+
+def timestamp(moment: datetime) -> str:
+    # X shows DM and post times to the second with ".000" milliseconds (every recorded body, §3.4).
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _present(values: dict, wanted: frozenset[str]) -> dict:
+    return {name: value for name, value in values.items() if name in wanted and value is not None}
+
+
+# Events ---------------------------------------------------------------------------------------------
+
+
+def implied_event_fields(expansions: frozenset[str]) -> frozenset[str]:
+    """An expansion puts its id field on the event even if dm_event.fields did not ask for it: under
+    v2.167's names sender_id, participant_ids and referenced_posts exist only as expansions (§9.1)."""
+    by_expansion = {
+        "sender_id": "sender_id",
+        "participant_ids": "participant_ids",
+        "attachments.media_keys": "attachments",
+        "referenced_tweets.id": "referenced_tweets",
+    }
+    return frozenset(by_expansion[name] for name in expansions if name in by_expansion)
+
+
+def has_sender(event: Event) -> bool:
+    """MessageCreate has its author, ParticipantsJoin who added them; Leave has none (§3.4, §9.5)."""
+    return bool(event.sender_id) and event.event_type != Event.PARTICIPANTS_LEAVE
+
+
+def event_object(event: Event, fields: frozenset[str], names: Names = TWEET_NAMES) -> dict:
+    """Default fields per type, then requested fields only where they apply (CONTRACT.md §3.3)."""
+    message = event.event_type == Event.MESSAGE_CREATE
+    data = {"id": str(event.id), "event_type": event.event_type}
+    if message:
+        data["text"] = event.text
+    else:
+        data["participant_ids"] = [str(pid) for pid in event.participant_ids]
+    optional = {
+        "dm_conversation_id": event.conversation_id,
+        "created_at": timestamp(event.created_at),
+        "sender_id": str(event.sender_id) if has_sender(event) else None,
+    }
+    if message:
+        optional |= {
+            "attachments": {"media_keys": list(event.media_keys)} if event.media_keys else None,
+            "referenced_tweets": [{"id": str(tid)} for tid in event.referenced_tweet_ids] or None,
+            "entities": {k: event.entities[k] for k in ENTITY_KINDS if event.entities.get(k)}
+            or None,
+        }
+    present = _present(optional, fields)
+    if "referenced_tweets" in present:
+        present[names.referenced] = present.pop("referenced_tweets")
+    return data | present
+
+
+# Users, media, posts --------------------------------------------------------------------------------
+
+
+def profile_image_url(user: User, base_url: str) -> str:
+    return f"{base_url}profile_images/{user.id}/{user.username}_normal.jpg"
+
+
+def user_object(user: User, fields: frozenset[str], base_url: str) -> dict:
+    """Default fields id, name, username; of the rest, those the sandbox models."""
+    optional = {
+        "created_at": timestamp(user.created_at),
+        "description": user.description,
+        "location": user.location or None,
+        "url": user.url,
+        "protected": user.protected,
+        "verified": user.verified,
+        "verified_type": user.verified_type,
+        "public_metrics": USER_METRICS | user.public_metrics,
+        "profile_image_url": profile_image_url(user, base_url),
+    }
+    return {"id": str(user.id), "name": user.name, "username": user.username} | _present(
+        optional, fields
+    )
+
+
+def media_id(media: Media) -> str:
+    """The numeric part of a media key ("3_1136048009270239232"), which X's media URLs use."""
+    return media.media_key.partition("_")[2]
+
+
+def media_object(media: Media, fields: frozenset[str], base_url: str) -> dict:
+    """Default fields media_key and type (CONTRACT.md §4). URLs point at the sandbox's stand-ins for
+    ton.twitter.com and video.twimg.com (see xsandbox/media_views.py). The non-public, organic and
+    promoted metrics are left out: X gives them only to the media's owner, never for a DM."""
+    optional = {"width": media.width, "height": media.height, "alt_text": media.alt_text or None}
+    if media.type == Media.PHOTO:
+        optional["url"] = (
+            f"{base_url}1.1/ton/data/dm/{media.event_id}/{media_id(media)}/{media.resource_id}"
+        )
+    else:
+        stem = media.resource_id.rsplit(".", 1)[0]
+        optional["preview_image_url"] = f"{base_url}dm_video_preview/{media_id(media)}/{stem}.jpg"
+        optional["variants"] = [_variant(v, base_url) for v in media.variants]
+    if media.type == Media.VIDEO:
+        optional["duration_ms"] = media.duration_ms
+        optional["public_metrics"] = media.public_metrics or None
+    return {"media_key": media.media_key, "type": media.type} | _present(optional, fields)
+
+
+def _variant(variant: dict, base_url: str) -> dict:
+    # Playlists have no bit rate; v2.167 documents the member as absent for them.
+    rendered = {"content_type": variant["content_type"], "url": base_url + variant["path"][1:]}
+    if variant.get("bit_rate") is not None:
+        rendered["bit_rate"] = variant["bit_rate"]
+    return rendered
+
+
+def tweet_object(tweet: Tweet, fields: frozenset[str], names: Names = TWEET_NAMES) -> dict:
+    """Default fields id, text, edit_history_tweet_ids (or _post_ids, §9.1)."""
+    optional = {
+        "author_id": str(tweet.author_id),
+        "created_at": timestamp(tweet.created_at),
+        "conversation_id": str(tweet.conversation_id),
+        "in_reply_to_user_id": (
+            str(tweet.in_reply_to_user_id) if tweet.in_reply_to_user_id is not None else None
+        ),
+        "lang": tweet.lang,
+        "entities": tweet.entities or None,
+        "referenced_tweets": tweet.referenced_tweets or None,
+        "public_metrics": TWEET_METRICS | tweet.public_metrics,
+        "possibly_sensitive": tweet.possibly_sensitive,
+        "reply_settings": "everyone",
+        "edit_controls": {
+            "edits_remaining": EDITS_ALLOWED,
+            "is_edit_eligible": True,
+            "editable_until": timestamp(tweet.created_at + EDIT_WINDOW),
+        },
+    }
+    present = _present(optional, fields)
+    if "referenced_tweets" in present:
+        present[names.referenced] = present.pop("referenced_tweets")
+    data = {"id": str(tweet.id), "text": tweet.text, names.edit_history: [str(tweet.id)]}
+    return data | present
+
+
+# Expansions -----------------------------------------------------------------------------------------
+
+
+def expand(events: list[Event], query: DmQuery, base_url: str) -> tuple[dict, list[dict]]:
+    """`includes` for the expansions asked for, and the partial `errors` for what cannot be shown:
+    a gone account or a deleted post is absent from includes and reported instead (CONTRACT.md
+    §5.2). One query per kind of object, whatever the number of events."""
+    wanted, names = query.expansions, query.names
+    users, missing_users = _hydrate(
+        _user_refs(events, wanted),
+        User,
+        "user",
+        lambda user: None if user.gone else user_object(user, query.user_fields, base_url),
+    )
+    media, missing_media = _hydrate(
+        _media_refs(events, wanted),
+        Media,
+        "media",
+        lambda media: media_object(media, query.media_fields, base_url),
+    )
+    tweets, missing_tweets = _hydrate(
+        _tweet_refs(events, wanted, names),
+        Tweet,
+        "tweet",
+        lambda tweet: None if tweet.deleted else tweet_object(tweet, query.tweet_fields, names),
+    )
+    includes = {"users": users, "media": media, names.includes: tweets}
+    return (
+        {key: objects for key, objects in includes.items() if objects},
+        missing_users + missing_media + missing_tweets,
+    )
+
+
+Ref = tuple[str, int | str]  # (the parameter that references it, its id or media key)
+
+
+def _user_refs(events: list[Event], wanted: frozenset[str]) -> list[Ref]:
+    refs: list[Ref] = []
+    for event in events:
+        if "sender_id" in wanted and has_sender(event):
+            refs.append(("sender_id", event.sender_id))
+        if "participant_ids" in wanted and event.event_type != Event.MESSAGE_CREATE:
+            refs += [("participant_ids", int(pid)) for pid in event.participant_ids]
+    return refs
+
+
+def _media_refs(events: list[Event], wanted: frozenset[str]) -> list[Ref]:
+    if "attachments.media_keys" not in wanted:
+        return []
+    messages = (e for e in events if e.event_type == Event.MESSAGE_CREATE)
+    return [("attachments.media_keys", key) for e in messages for key in e.media_keys]
+
+
+def _tweet_refs(events: list[Event], wanted: frozenset[str], names: Names) -> list[Ref]:
+    if "referenced_tweets.id" not in wanted:
+        return []
+    messages = (e for e in events if e.event_type == Event.MESSAGE_CREATE)
+    return [(names.expansion, int(tid)) for e in messages for tid in e.referenced_tweet_ids]
+
+
+def _hydrate(
+    refs: list[Ref], model: type, resource_type: str, render: Callable[[Any], dict | None]
+) -> tuple[list[dict], list[dict]]:
+    """The referenced objects, each once per response in order of first reference, and a
+    resource-not-found problem for each one missing or not rendered (render gave None), once per
+    parameter that referenced it."""
+    found = model.objects.in_bulk({ref for _, ref in refs}) if refs else {}
+    objects, problems, shown, reported = [], [], set(), set()
+    for parameter, ref in refs:
+        if ref in shown or (parameter, ref) in reported:
+            continue
+        rendered = render(found[ref]) if ref in found else None
+        if rendered is None:
+            reported.add((parameter, ref))
+            problems.append(errors.not_found(parameter, str(ref), resource_type))
+        else:
+            shown.add(ref)
+            objects.append(rendered)
+    return objects, problems
+
+
+# Response bodies ------------------------------------------------------------------------------------
+
+
+def events_body(events: list[Event], query: DmQuery, base_url: str, meta: dict) -> dict:
+    """A list response: `data` only when there are events (minItems 1), `meta` always (§3.1)."""
+    body = _with_includes({}, events, query, base_url)
+    if events:
+        fields = query.event_fields | implied_event_fields(query.expansions)
+        body = {"data": [event_object(e, fields, query.names) for e in events]} | body
+    return body | {"meta": meta}
+
+
+def event_body(event: Event, query: DmQuery, base_url: str) -> dict:
+    """GET /2/dm_events/{event_id}: `data` is the one event and there is no `meta` (§2.2)."""
+    fields = query.event_fields | implied_event_fields(query.expansions)
+    body = {"data": event_object(event, fields, query.names)}
+    return _with_includes(body, [event], query, base_url)
+
+
+def _with_includes(body: dict, events: list[Event], query: DmQuery, base_url: str) -> dict:
+    includes, problems = expand(events, query, base_url)
+    if includes:
+        body["includes"] = includes
+    if problems:
+        body["errors"] = problems
+    return body
+
+
+# Ground truth -------------------------------------------------------------------------------------
+
+
+def ground_truth(user: User, base_url: str = "/") -> dict:
+    """What a complete sync of `user` should have cached: every conversation they are in, every
+    event in them up to now (not only the last 30 days: that is the sync's history, built up over
+    time), rendered with every field, and every user, media and post those events reference.
+    Users a sync can learn of are the user and those reachable through the sender_id and
+    participant_ids expansions; gone accounts are listed with "gone": true (the API never shows them)
+    and deleted posts with "deleted": true. Pass `base_url` (the sandbox's "scheme://host/") to get
+    the same absolute URLs as the API; the default gives root-relative ones."""
+    conversations = user.conversations.prefetch_related("participants").order_by("id")
+    events = list(
+        Event.objects.filter(conversation__participants=user, created_at__lte=clock.now()).order_by(
+            "-id"
+        )
+    )
+    user_ids = {user.id} | {e.sender_id for e in events if has_sender(e)}
+    user_ids |= {int(pid) for e in events for pid in e.participant_ids}
+    tweet_ids = {int(tid) for e in events for tid in e.referenced_tweet_ids}
+    users = User.objects.filter(id__in=user_ids).order_by("id")
+    tweets = Tweet.objects.filter(id__in=tweet_ids).order_by("id")
+    media = Media.objects.filter(media_key__in={k for e in events for k in e.media_keys})
+    all_user_fields = EVERYTHING.user_fields
+    return {
+        "conversations": [
+            {
+                "id": c.id,
+                "is_group": c.is_group,
+                "participant_ids": sorted((str(p.id) for p in c.participants.all()), key=int),
+            }
+            for c in conversations
+        ],
+        "events": [event_object(e, EVERYTHING.event_fields) for e in events],
+        "users": [user_object(u, all_user_fields, base_url) | {"gone": u.gone} for u in users],
+        "media": [media_object(m, EVERYTHING.media_fields, base_url) for m in media.order_by("pk")],
+        "tweets": [
+            tweet_object(t, EVERYTHING.tweet_fields) | {"deleted": t.deleted} for t in tweets
+        ],
+    }
