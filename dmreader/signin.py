@@ -16,7 +16,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import xapi
+from conversations import tasks, xapi
 from dmreader import accounts, xauth
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     except xapi.XApiError as exc:
         return _failed(request, "Could not read your X account", str(exc), status=502)
     user = accounts.sign_in(me=me, tokens=tokens)
+    tasks.request_sync(user.pk)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return HttpResponseRedirect(pending["next"] or reverse("home"))
 

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from dmreader import signin, views
 
@@ -9,5 +9,6 @@ urlpatterns = [
     path("auth/callback/", signin.callback, name="oauth_callback"),
     path("auth/logout/", signin.sign_out, name="signout"),
     path("account/avatar/", views.account_avatar, name="account_avatar"),
+    path("", include("conversations.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -4,13 +4,18 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from conversations import media
+from conversations.models import SyncState
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "welcome.html")
-    return render(request, "home.html", {"account": getattr(request.user, "x_account", None)})
+    context = {
+        "account": getattr(request.user, "x_account", None),
+        "sync": SyncState.objects.filter(owner=request.user).first(),
+    }
+    return render(request, "home.html", context)
 
 
 @require_GET

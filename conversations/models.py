@@ -1,0 +1,228 @@
+"""The cache of each signed-in account's DMs. Every row has an owner; nothing is shared between
+owners, even when two of them are in the same conversation (each keeps their own copy).
+
+X's ids are kept as given (strings of up to 19 digits). Where order matters they are compared as
+numbers through `sort_id`, the id left-padded to 19 digits, so string order is numeric order.
+"""
+
+from django.conf import settings
+from django.db import models
+
+ID_DIGITS = 19
+
+
+def sort_id(x_id: str) -> str:
+    return x_id.zfill(ID_DIGITS)
+
+
+class XUser(models.Model):
+    """An X account seen in includes.users: a sender, a participant, a post's author."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    x_id = models.CharField("X user id", max_length=ID_DIGITS)
+    username = models.CharField(max_length=15, blank=True)
+    name = models.CharField(max_length=100, blank=True)
+    profile_image_url = models.URLField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    url = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    protected = models.BooleanField(default=False)
+    verified = models.BooleanField(default=False)
+    verified_type = models.CharField(max_length=20, blank=True)
+    public_metrics = models.JSONField(default=dict, blank=True)
+    # X reported the account missing (deactivated, suspended): kept so old messages still show who
+    # wrote them, with whatever we knew before.
+    unavailable = models.BooleanField(default=False)
+    raw = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "X user"
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "x_id"], name="xuser_owner_xid_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.username}" if self.username else f"user {self.x_id}"
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    # "{smaller}-{larger}" by number for one-to-one, a plain snowflake for groups.
+    x_id = models.CharField("X conversation id", max_length=2 * ID_DIGITS + 1)
+    is_group = models.BooleanField(default=False)
+    participants = models.ManyToManyField(XUser, related_name="conversations", blank=True)
+    # The newest cached event, for the inbox order and its preview line.
+    last_event = models.ForeignKey(
+        "DmEvent", models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    # Paging older history through /2/dm_conversations/{id}/dm_events when the cache runs out.
+    history_token = models.CharField(max_length=200, blank=True)
+    # X has nothing older to give (the start of the conversation or of its 30-day window).
+    history_complete = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "x_id"], name="conversation_owner_xid_unique"),
+        ]
+        indexes = [
+            # The inbox: an owner's conversations, latest activity first.
+            models.Index(fields=["owner", "-last_event_at"], name="conversation_inbox"),
+        ]
+
+    def __str__(self) -> str:
+        return self.x_id
+
+
+class Media(models.Model):
+    PHOTO, VIDEO, ANIMATED_GIF = "photo", "video", "animated_gif"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    media_key = models.CharField(max_length=40)
+    type = models.CharField(max_length=20, blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    preview_image_url = models.URLField(max_length=1000, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    alt_text = models.TextField(blank=True)
+    variants = models.JSONField(default=list, blank=True)
+    public_metrics = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "media"
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "media_key"], name="media_owner_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.media_key
+
+
+class SharedPost(models.Model):
+    """A post shared into a DM (includes.tweets), kept even after it is deleted on X."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    x_id = models.CharField("X post id", max_length=ID_DIGITS)
+    author = models.ForeignKey(XUser, models.SET_NULL, null=True, blank=True, related_name="+")
+    author_x_id = models.CharField(max_length=ID_DIGITS, blank=True)
+    text = models.TextField(blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    lang = models.CharField(max_length=10, blank=True)
+    entities = models.JSONField(default=dict, blank=True)
+    referenced_tweets = models.JSONField(default=list, blank=True)
+    public_metrics = models.JSONField(default=dict, blank=True)
+    # X reported it missing: shown as "This post is unavailable" unless we had it before.
+    unavailable = models.BooleanField(default=False)
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "x_id"], name="sharedpost_owner_xid_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.x_id
+
+
+class DmEvent(models.Model):
+    MESSAGE_CREATE = "MessageCreate"
+    PARTICIPANTS_JOIN = "ParticipantsJoin"
+    PARTICIPANTS_LEAVE = "ParticipantsLeave"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, models.CASCADE, related_name="events")
+    x_id = models.CharField("X event id", max_length=ID_DIGITS)
+    sort_id = models.CharField(max_length=ID_DIGITS, editable=False)
+    # Unknown future types are stored as sent, and shown as a neutral line.
+    event_type = models.CharField(max_length=40)
+    created_at = models.DateTimeField()
+    text = models.TextField(blank=True)
+    sender = models.ForeignKey(XUser, models.SET_NULL, null=True, blank=True, related_name="+")
+    sender_x_id = models.CharField(max_length=ID_DIGITS, blank=True)
+    participant_ids = models.JSONField(default=list, blank=True)
+    entities = models.JSONField(default=dict, blank=True)
+    media = models.ManyToManyField(Media, related_name="events", blank=True)
+    shared_posts = models.ManyToManyField(SharedPost, related_name="events", blank=True)
+    # Everything X sent for this event, exactly as received.
+    raw = models.JSONField(default=dict)
+    cached_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "DM event"
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "x_id"], name="dmevent_owner_xid_unique"),
+        ]
+        indexes = [
+            # Reading a conversation by keyset, newest or oldest first: events_before(anchor).
+            models.Index(
+                fields=["conversation", "created_at", "sort_id"], name="dmevent_conversation_time"
+            ),
+            # Incremental sync: the owner's newest cached event id.
+            models.Index(fields=["owner", "sort_id"], name="dmevent_owner_sort"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.x_id}"
+
+
+class SyncState(models.Model):
+    """Where an account's sync stands: cursors, progress, the rate-limit window, the last error."""
+
+    IDLE, RUNNING, WAITING, FAILED, NEEDS_REAUTH = "idle", "running", "waiting", "failed", "reauth"
+    STATUSES = [
+        (IDLE, "Up to date"),
+        (RUNNING, "Syncing"),
+        (WAITING, "Waiting for X's rate limit"),
+        (FAILED, "Failed"),
+        (NEEDS_REAUTH, "Needs sign-in"),
+    ]
+
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="sync_state"
+    )
+    status = models.CharField(max_length=10, choices=STATUSES, default=IDLE)
+    # The /2/dm_events pass under way: where to continue, and the newest event already cached
+    # when it began (it ends on reaching that one). Saved with every page's rows.
+    pass_token = models.CharField(max_length=200, blank=True)
+    pass_stop_id = models.CharField(max_length=ID_DIGITS, blank=True)
+    pass_started_at = models.DateTimeField(null=True, blank=True)
+    backfill_complete = models.BooleanField(default=False)
+    # Only one sync of an account runs at a time, whatever the number of workers.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    events_stored = models.PositiveIntegerField(default=0)
+    requests_made = models.PositiveIntegerField(default=0)
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    rate_remaining = models.PositiveIntegerField(null=True, blank=True)
+    rate_reset_at = models.DateTimeField(null=True, blank=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"sync of user {self.owner_id}: {self.status}"
+
+
+class SyncRun(models.Model):
+    """One sync, for operators: what it did and how it ended."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)  # inbox, full, conversation
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requests_made = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+    events_stored = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=20, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "-started_at"], name="syncrun_owner_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} sync of user {self.owner_id} at {self.started_at:%Y-%m-%d %H:%M}"
