@@ -1,9 +1,372 @@
-# Placeholder: media bytes are being written.
-from django.http import HttpResponse
+"""Media bytes: what X's DM media endpoints and CDNs serve, generated here so a browser never talks
+to a third party. Routes are in xsandbox.media_urls.
+
+URL shapes of each Media field. Paths start with "/"; renderers prefix the request's scheme and host
+(the sandbox stands in for api.x.com, ton.twitter.com, pbs.twimg.com and video.twimg.com at once).
+`media_id` is the media_key after its "3_"/"7_"/"13_"/"16_" prefix; `dm_id` is the carrying event's
+id (Media.event_id).
+
+- photo `url`:                 /1.1/ton/data/dm/{dm_id}/{media_id}/{resource_id}
+                               = photo_path(media). Like X's ton.twitter.com URL, it needs the user's
+                               bearer token (dm.read) and answers exactly like the download endpoint.
+- video/animated_gif `preview_image_url`:
+                               /dm_video_preview/{media_id}/{resource_id without extension}.jpg
+                               = preview_path(media). Public, a JPEG at the media's width x height.
+- video/animated_gif `variants[].url`: the variant's stored "path", as is:
+    video mp4:                 /dm_video/{media_id}/vid/{W}x{H}/{name}.mp4
+    video HLS (bit_rate None): /dm_video/{media_id}/pl/{name}.m3u8 (a master playlist whose
+                               renditions are pl/{W}x{H}/{name}.m3u8, each one .ts segment)
+    animated_gif mp4:          /dm_gif/{media_id}/{name}.mp4
+- DM media download (v2):      /2/dm_conversations/media/{dm_id}/{media_id}/{resource_id}
+                               bearer token with dm.read, the requester must be a participant;
+                               application/octet-stream: a photo's JPEG, a video's or GIF's MP4.
+- User `profile_image_url`:    /profile_images/{user_id}/{any name}; a "_normal" (48px), "_bigger"
+                               (73px), "_mini" (24px), "_200x200" or "_400x400" suffix before the
+                               extension picks the size, else 400px.
+- Post photos:                 /media/{name}: a generated 1200x675 JPEG for any name.
+
+Photo paths (TON, download, /media/) also take ?name=thumb|small|medium|large|orig, like pbs.twimg.com.
+Public files are cached a week; every file is generated on first request and kept under
+settings.XSANDBOX_MEDIA_DIR, so MP4s are encoded once.
+"""
+
+import hashlib
+import re
+import threading
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.views.decorators.http import require_http_methods
+
+from xsandbox import errors, imagery
+from xsandbox.auth import api_view
+from xsandbox.models import Conversation, Media, User
+
+_ID = re.compile(r"^[0-9]{1,19}$")
+_RESOURCE = re.compile(r"^[a-zA-Z0-9_.-]{1,50}$")
+_SIZE = re.compile(r"^(\d{2,4})x(\d{2,4})$")
+# Bump when generated pictures change, so stale caches are not served.
+_CACHE_VERSION = "v1"
+PUBLIC = "public, max-age=604800"
+# DM media belongs to the conversation's participants: never in a shared cache.
+PRIVATE = "private, max-age=604800"
+VIDEO_SECONDS, GIF_SECONDS = 3.0, 2.0
+# pbs.twimg.com's ?name= sizes: the longest side, fit inside; "thumb" is a 150px square crop.
+_PHOTO_NAMES = {"thumb": 150, "small": 680, "medium": 1200, "large": 2048}
+_LOCKS = [threading.Lock() for _ in range(64)]
+
+get_only = require_http_methods(["GET", "HEAD"])
 
 
-def dm_media(request, **kwargs):
-    return HttpResponse(status=501)
+# --- Paths of Media fields ------------------------------------------------------------------------
 
 
-avatar = dm_video = dm_media
+def media_id_of(media: Media) -> str:
+    return media.media_key.split("_", 1)[1]
+
+
+def photo_path(media: Media) -> str:
+    return f"/1.1/ton/data/dm/{media.event_id}/{media_id_of(media)}/{media.resource_id}"
+
+
+def preview_path(media: Media) -> str:
+    stem = media.resource_id.rsplit(".", 1)[0]
+    return f"/dm_video_preview/{media_id_of(media)}/{stem}.jpg"
+
+
+def download_path(media: Media) -> str:
+    return f"/2/dm_conversations/media/{media.event_id}/{media_id_of(media)}/{media.resource_id}"
+
+
+# --- Responses ------------------------------------------------------------------------------------
+
+
+def _cached(relative: str, produce: Callable[[Path], None]) -> Path:
+    """The file at relative under the media cache, produced on first use. Requests are threaded:
+    one lock per path keeps two of them from encoding the same video at once."""
+    path = Path(settings.XSANDBOX_MEDIA_DIR) / _CACHE_VERSION / relative
+    if path.exists():
+        return path
+    with _LOCKS[zlib.crc32(relative.encode()) % len(_LOCKS)]:
+        if not path.exists():
+            produce(path)
+    return path
+
+
+def _bytes_producer(make: Callable[[], bytes]) -> Callable[[Path], None]:
+    def produce(path: Path) -> None:
+        imagery.write_atomically(path, make())
+
+    return produce
+
+
+def _file_response(
+    request: HttpRequest, path: Path, content_type: str, cache_control: str = PUBLIC
+) -> HttpResponse:
+    # Generated bytes depend only on the path, so the path names the version.
+    digest = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()
+    etag = f'"{digest[:20]}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponse(status=304)
+    else:
+        size = path.stat().st_size
+        body = b"" if request.method == "HEAD" else path.read_bytes()
+        response = HttpResponse(body, content_type=content_type)
+        # Set here, not by CommonMiddleware, so a HEAD still reports the real size.
+        response["Content-Length"] = str(size)
+    response["ETag"] = etag
+    response["Cache-Control"] = cache_control
+    if cache_control == PUBLIC:
+        # As video.twimg.com does, so players like hls.js can fetch across origins.
+        response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _photo_size(request: HttpRequest, width: int, height: int) -> tuple[int, int]:
+    name = request.GET.get("name", "")
+    if name == "thumb":
+        return 150, 150
+    longest = _PHOTO_NAMES.get(name)
+    if not longest or max(width, height) <= longest:
+        return width, height
+    scale = longest / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _photo_file(request: HttpRequest, media: Media) -> Path:
+    width, height = _photo_size(request, media.width, media.height)
+    seed = int(media_id_of(media))
+    caption = media.alt_text or f"IMG_{str(seed)[-4:]}"
+    return _cached(
+        f"photo/{seed}/{width}x{height}.jpg",
+        _bytes_producer(lambda: imagery.photo_jpeg(seed, width, height, caption)),
+    )
+
+
+def _video_file(media: Media, width: int, height: int) -> Path:
+    seed = int(media_id_of(media))
+    seconds = GIF_SECONDS if media.type == Media.ANIMATED_GIF else VIDEO_SECONDS
+    caption = media.alt_text or ("GIF" if media.type == Media.ANIMATED_GIF else "")
+
+    def produce(path: Path) -> None:
+        imagery.video_mp4(seed, width, height, path, seconds=seconds, caption=caption)
+
+    return _cached(f"{media.type}/{seed}/{width}x{height}.mp4", produce)
+
+
+def _mp4_sizes(media: Media) -> list[tuple[int, int]]:
+    sizes = []
+    for variant in media.variants:
+        match = re.search(r"/(\d+)x(\d+)/[^/]+\.mp4$", variant["path"])
+        if match:
+            sizes.append((int(match.group(1)), int(match.group(2))))
+    return sizes or [(media.width, media.height)]
+
+
+def _find_media(media_id: str, types: tuple[str, ...]) -> Media | None:
+    if not _ID.match(media_id):
+        return None
+    prefixes = {Media.PHOTO: ("3",), Media.VIDEO: ("7", "13"), Media.ANIMATED_GIF: ("16",)}
+    keys = [f"{p}_{media_id}" for t in types for p in prefixes[t]]
+    return Media.objects.filter(media_key__in=keys).first()
+
+
+# --- The DM media download endpoint and TON ------------------------------------------------------
+
+
+def _not_found(media_id: str) -> HttpResponse:
+    return errors.problem(
+        404,
+        "Not Found Error",
+        f"Could not find media with media_id: [{media_id}].",
+        errors.PROBLEMS + "resource-not-found",
+        resource_type="media",
+        parameter="media_id",
+        value=media_id,
+        resource_id=media_id,
+    )
+
+
+def _dm_media_bytes(
+    request: HttpRequest, dm_id: str, media_id: str, resource_id: str
+) -> HttpResponse:
+    for name, value, pattern in (
+        ("dm_id", dm_id, _ID),
+        ("media_id", media_id, _ID),
+        ("resource_id", resource_id, _RESOURCE),
+    ):
+        if not pattern.match(value):
+            return errors.invalid_request(
+                name,
+                value,
+                f"The `{name}` query parameter value [{value}] does not match {pattern.pattern}",
+            )
+    media = (
+        Media.objects.select_related("event")
+        .filter(
+            event_id=int(dm_id),
+            resource_id=resource_id,
+            media_key__in=[f"{p}_{media_id}" for p in (3, 7, 13, 16)],
+        )
+        .first()
+    )
+    # The same answer for "no such media" and "not yours", so ids can't be probed.
+    if media is None or not _is_participant(request.x_user, media.event.conversation_id):
+        return _not_found(media_id)
+    if media.type == Media.PHOTO:
+        path = _photo_file(request, media)
+    else:
+        path = _video_file(media, *max(_mp4_sizes(media), key=lambda s: s[0] * s[1]))
+    return _file_response(request, path, "application/octet-stream", PRIVATE)
+
+
+def _is_participant(user: User, conversation_id: str) -> bool:
+    return Conversation.participants.through.objects.filter(
+        conversation_id=conversation_id, user_id=user.id
+    ).exists()
+
+
+@get_only
+@api_view(scopes={"dm.read"}, bucket="dm_media")
+def dm_media(request: HttpRequest, dm_id: str, media_id: str, resource_id: str) -> HttpResponse:
+    """GET /2/dm_conversations/media/{dm_id}/{media_id}/{resource_id} (CONTRACT.md §4)."""
+    return _dm_media_bytes(request, dm_id, media_id, resource_id)
+
+
+@get_only
+@api_view(scopes={"dm.read"}, bucket="dm_media")
+def ton_media(request: HttpRequest, dm_id: str, media_id: str, resource_id: str) -> HttpResponse:
+    """The v1.1 TON URL X gives as a DM photo's `url`; it too needs the user's token."""
+    return _dm_media_bytes(request, dm_id, media_id, resource_id)
+
+
+# --- CDN stand-ins --------------------------------------------------------------------------------
+
+
+def _initials(user: User) -> str:
+    words = [w for w in user.name.split() if w[:1].isascii() and w[:1].isalpha()]
+    if not words:
+        # A name in a script the bundled font lacks: use the username, as X's default avatars don't.
+        words = [w for w in user.username.split("_") if w[:1].isalpha()] or [user.username]
+    return "".join(w[0] for w in (words[0], words[-1]) if w).upper()[: 2 if len(words) > 1 else 1]
+
+
+@get_only
+def avatar(request: HttpRequest, user_id: str, name: str) -> HttpResponse:
+    user = User.objects.filter(pk=int(user_id)).first() if _ID.match(user_id) else None
+    if user is None:
+        return HttpResponseNotFound()
+    size = imagery.avatar_size(name)
+    initials = _initials(user)
+    path = _cached(
+        f"avatar/{user.id}/{size}.jpg",
+        _bytes_producer(lambda: imagery.avatar_jpeg(user.id, initials, size)),
+    )
+    return _file_response(request, path, "image/jpeg")
+
+
+@get_only
+def dm_video(request: HttpRequest, media_id: str, rest: str) -> HttpResponse:
+    """/dm_video/{media_id}/vid/{W}x{H}/{name}.mp4, and the HLS playlists and segments under pl/."""
+    media = _find_media(media_id, (Media.VIDEO,))
+    if media is None:
+        return HttpResponseNotFound()
+    parts = rest.split("/")
+    sizes = _mp4_sizes(media)
+    if len(parts) == 3 and parts[0] == "vid" and parts[2].endswith(".mp4"):
+        size = _size(parts[1], sizes)
+        if size:
+            return _file_response(request, _video_file(media, *size), "video/mp4")
+    elif len(parts) == 2 and parts[0] == "pl" and parts[1].endswith(".m3u8"):
+        return _playlist(request, media, _master_playlist(sizes, parts[1]))
+    elif len(parts) == 3 and parts[0] == "pl" and _size(parts[1], sizes):
+        size = _size(parts[1], sizes)
+        stem, _, ext = parts[2].rpartition(".")
+        if ext == "m3u8":
+            return _playlist(request, media, _media_playlist(f"{stem}.ts"))
+        if ext == "ts":
+            return _file_response(request, _segment_file(media, size), "video/MP2T")
+    return HttpResponseNotFound()
+
+
+def _size(text: str, allowed: list[tuple[int, int]]) -> tuple[int, int] | None:
+    match = _SIZE.match(text)
+    size = (int(match.group(1)), int(match.group(2))) if match else None
+    return size if size in allowed else None
+
+
+def _master_playlist(sizes: list[tuple[int, int]], name: str) -> str:
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for width, height in sorted(sizes, key=lambda s: s[0] * s[1]):
+        bandwidth = width * height * 2
+        lines.append(f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={width}x{height}")
+        lines.append(f"{width}x{height}/{name}")
+    return "\n".join(lines) + "\n"
+
+
+def _media_playlist(segment: str) -> str:
+    seconds = int(VIDEO_SECONDS + 0.999)
+    return (
+        f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{seconds}\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        f"#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:{VIDEO_SECONDS:.3f},\n{segment}\n#EXT-X-ENDLIST\n"
+    )
+
+
+def _playlist(request: HttpRequest, media: Media, text: str) -> HttpResponse:
+    body = text.encode()
+    response = HttpResponse(b"" if request.method == "HEAD" else body)
+    response["Content-Type"] = "application/x-mpegURL"
+    response["Content-Length"] = str(len(body))
+    response["Cache-Control"] = PUBLIC
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _segment_file(media: Media, size: tuple[int, int]) -> Path:
+    mp4 = _video_file(media, *size)
+    seed = media_id_of(media)
+    return _cached(
+        f"{media.type}/{seed}/{size[0]}x{size[1]}.ts",
+        lambda path: imagery.mpegts_from_mp4(mp4, path),
+    )
+
+
+@get_only
+def dm_gif(request: HttpRequest, media_id: str, rest: str) -> HttpResponse:
+    """/dm_gif/{media_id}/{name}.mp4: an animated GIF is a short silent MP4 on X."""
+    media = _find_media(media_id, (Media.ANIMATED_GIF,))
+    if media is None or "/" in rest or not rest.endswith(".mp4"):
+        return HttpResponseNotFound()
+    return _file_response(request, _video_file(media, media.width, media.height), "video/mp4")
+
+
+@get_only
+def video_preview(request: HttpRequest, media_id: str, name: str) -> HttpResponse:
+    """/dm_video_preview/{media_id}/{name}.jpg: the poster frame of a video or GIF."""
+    media = _find_media(media_id, (Media.VIDEO, Media.ANIMATED_GIF))
+    if media is None or not name.endswith(".jpg"):
+        return HttpResponseNotFound()
+    seed = int(media_id)
+    width, height = media.width, media.height
+    path = _cached(
+        f"preview/{seed}/{width}x{height}.jpg",
+        _bytes_producer(lambda: imagery.preview_jpeg(seed, width, height, media.alt_text)),
+    )
+    return _file_response(request, path, "image/jpeg")
+
+
+@get_only
+def post_photo(request: HttpRequest, name: str) -> HttpResponse:
+    """/media/{name}: pictures of posts, like pbs.twimg.com/media/; any name gives a picture."""
+    if not _RESOURCE.match(name):
+        return HttpResponseNotFound()
+    width, height = _photo_size(request, 1200, 675)
+    seed = zlib.crc32(name.encode())
+    path = _cached(
+        f"post/{seed}/{width}x{height}.jpg",
+        _bytes_producer(lambda: imagery.photo_jpeg(seed, width, height)),
+    )
+    return _file_response(request, path, "image/jpeg")
