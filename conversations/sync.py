@@ -124,12 +124,11 @@ def _run(
 
 def _reader(owner_id, state, max_wait, progress, on_progress, interactive) -> xapi.Reader:
     account_id = XAccount.objects.values_list("pk", flat=True).get(user_id=owner_id)
-    limit = state.rate_limit or 0
     budget = xapi.Budget(
+        limit=state.rate_limit,
         remaining=state.rate_remaining,
         reset_at=state.rate_reset_at,
-        # At 15 requests a window, a background pass leaves 3 for the conversation being read.
-        reserve=0 if interactive else min(3, limit // 5),
+        interactive=interactive,
     )
 
     def remember(rate_limit: xapi.RateLimit | None) -> None:
@@ -167,6 +166,7 @@ def _reader(owner_id, state, max_wait, progress, on_progress, interactive) -> xa
 
 def _take_lease(owner_id: int) -> bool:
     """Claim the account for one sync. A lease that ran out (a worker killed mid-sync) is free."""
+    SyncState.objects.get_or_create(owner_id=owner_id)
     now = timezone.now()
     claimed = SyncState.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now), owner_id=owner_id

@@ -173,11 +173,26 @@ def participant_events_path(participant_id: str) -> str:
 class Budget:
     """Where an account's rate-limit window stands, kept by the caller between requests."""
 
-    def __init__(self, *, remaining: int | None, reset_at: datetime | None, reserve: int = 0):
+    def __init__(
+        self,
+        *,
+        limit: int | None,
+        remaining: int | None,
+        reset_at: datetime | None,
+        interactive: bool = False,
+    ):
+        self.limit = limit
         self.remaining = remaining
         self.reset_at = reset_at
-        # Requests a background sync leaves in each window for the conversation a person opens.
-        self.reserve = reserve
+        self.interactive = interactive
+
+    @property
+    def reserve(self) -> int:
+        """Requests a background sync leaves in each window for the conversation a person opens:
+        3 of X's 15 today, and as few of the old 300 (a person reads one page at a time)."""
+        if self.interactive or not self.limit:
+            return 0
+        return min(3, self.limit // 5)
 
     def seconds_until_room(self) -> float:
         if self.remaining is None or self.reset_at is None:
@@ -189,6 +204,7 @@ class Budget:
 
     def record(self, rate_limit: RateLimit | None) -> None:
         if rate_limit is not None:
+            self.limit = rate_limit.limit
             self.remaining, self.reset_at = rate_limit.remaining, rate_limit.reset_at
 
     def exhausted(self, reset_at: datetime | None) -> None:

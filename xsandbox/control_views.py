@@ -144,6 +144,5 @@ def truth(request: HttpRequest, username: str) -> JsonResponse:
     """Everything a complete sync of this account should have cached."""
     from xsandbox import render
 
-    return JsonResponse(
-        render.ground_truth(_user(username)), json_dumps_params={"ensure_ascii": False}
-    )
+    truth = render.ground_truth(_user(username), base_url=request.build_absolute_uri("/"))
+    return JsonResponse(truth, json_dumps_params={"ensure_ascii": False})
