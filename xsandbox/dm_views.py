@@ -96,11 +96,11 @@ def _event_list(request: HttpRequest, events: QuerySet[Event]) -> JsonResponse:
         return problem.response()
     page, older_exist = _page(events.filter(event_type__in=query.event_types), query)
     meta = {"result_count": len(page)}
+    if older_exist:
+        meta["next_token"] = params.encode_token(params.Cursor(older=True, anchor=page[-1].id))
     if page:
         # Every non-empty page carries a previous_token, even the first (CONTRACT.md §8.1, §9.4).
         meta["previous_token"] = params.encode_token(params.Cursor(older=False, anchor=page[0].id))
-    if older_exist:
-        meta["next_token"] = params.encode_token(params.Cursor(older=True, anchor=page[-1].id))
     return _json(render.events_body(page, query, _base_url(request), meta))
 
 

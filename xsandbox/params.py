@@ -8,7 +8,7 @@ This module imports no models: the token codec is unit-tested without the sandbo
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.http import JsonResponse
 
@@ -147,7 +147,6 @@ POST_EXPANSION = "referenced_posts"  # v2.167's name for referenced_tweets.id
 EXPANSIONS = (*DM_EXPANSIONS, POST_EXPANSION)
 
 MAX_RESULTS_MIN, MAX_RESULTS_MAX, MAX_RESULTS_DEFAULT = 1, 100, 100
-TOKEN_MIN_LENGTH = 16  # PaginationToken32.minLength
 
 USER_ID = "^[0-9]{1,19}$"
 EVENT_ID = "^[0-9]{1,19}$"
@@ -218,7 +217,7 @@ class DmQuery:
     media_fields: frozenset[str] = frozenset()
     user_fields: frozenset[str] = frozenset()
     tweet_fields: frozenset[str] = frozenset()
-    names: Names = field(default=TWEET_NAMES)
+    names: Names = TWEET_NAMES
 
 
 # Every field and expansion: what ground truth renders.
@@ -270,9 +269,10 @@ def _fields(params: Mapping[str, str]) -> dict:
     expansions = _csv(params, "expansions", EXPANSIONS) or frozenset()
     post_fields = _csv(params, "post.fields", POST_FIELDS)
     uses_post_names = post_fields is not None or POST_EXPANSION in expansions
-    tweet_fields = (_csv(params, "tweet.fields", TWEET_FIELDS) or frozenset()) | {
-        "note_tweet" if name == "note_post" else name for name in post_fields or ()
-    }
+    # Every post field the sandbox renders has the same name in both vocabularies.
+    tweet_fields = (_csv(params, "tweet.fields", TWEET_FIELDS) or frozenset()) | (
+        post_fields or frozenset()
+    )
     if POST_EXPANSION in expansions:
         expansions = expansions - {POST_EXPANSION} | {"referenced_tweets.id"}
     return {

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from xsandbox import clock, errors
+from xsandbox import clock, errors, media_views
 from xsandbox.models import Event, Media, Tweet, User
 from xsandbox.params import EVERYTHING, TWEET_NAMES, DmQuery, Names
 
@@ -111,23 +111,15 @@ def user_object(user: User, fields: frozenset[str], base_url: str) -> dict:
     )
 
 
-def media_id(media: Media) -> str:
-    """The numeric part of a media key ("3_1136048009270239232"), which X's media URLs use."""
-    return media.media_key.partition("_")[2]
-
-
 def media_object(media: Media, fields: frozenset[str], base_url: str) -> dict:
     """Default fields media_key and type (CONTRACT.md §4). URLs point at the sandbox's stand-ins for
-    ton.twitter.com and video.twimg.com (see xsandbox/media_views.py). The non-public, organic and
-    promoted metrics are left out: X gives them only to the media's owner, never for a DM."""
+    ton.twitter.com and video.twimg.com, whose shapes xsandbox.media_views owns. The non-public,
+    organic and promoted metrics are left out: X gives them only to the media's owner."""
     optional = {"width": media.width, "height": media.height, "alt_text": media.alt_text or None}
     if media.type == Media.PHOTO:
-        optional["url"] = (
-            f"{base_url}1.1/ton/data/dm/{media.event_id}/{media_id(media)}/{media.resource_id}"
-        )
+        optional["url"] = base_url + media_views.photo_path(media)[1:]
     else:
-        stem = media.resource_id.rsplit(".", 1)[0]
-        optional["preview_image_url"] = f"{base_url}dm_video_preview/{media_id(media)}/{stem}.jpg"
+        optional["preview_image_url"] = base_url + media_views.preview_path(media)[1:]
         optional["variants"] = [_variant(v, base_url) for v in media.variants]
     if media.type == Media.VIDEO:
         optional["duration_ms"] = media.duration_ms
