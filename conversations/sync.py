@@ -428,6 +428,10 @@ _USER_COLUMNS = {
 }
 
 
+def _unchanged(raw: dict, data: dict) -> bool:
+    return all(raw.get(key) == value for key, value in data.items())
+
+
 def _store_users(owner_id: int, objects: list[dict]) -> dict[str, XUser]:
     """Upsert includes.users: newer data wins, fields X left out keep what we knew."""
     found = {o["id"]: o for o in objects if _id(o.get("id"))}
@@ -435,6 +439,8 @@ def _store_users(owner_id: int, objects: list[dict]) -> dict[str, XUser]:
     created, updated = [], []
     for x_id, data in found.items():
         user = users.get(x_id) or XUser(owner_id=owner_id, x_id=x_id)
+        if user.pk and not user.unavailable and _unchanged(user.raw, data):
+            continue  # most pages repeat the same people: skip rewriting them
         for column, empty in _USER_COLUMNS.items():
             value = data.get(column, getattr(user, column) if user.pk else empty)
             if isinstance(value, type(empty)):
@@ -481,6 +487,8 @@ def _store_media(owner_id: int, objects: list[dict]) -> dict[str, Media]:
     created, updated = [], []
     for key, data in found.items():
         item = media.get(key) or Media(owner_id=owner_id, media_key=key)
+        if item.pk and _unchanged(item.raw, data):
+            continue
         item.type = str(data.get("type", item.type))[:20]
         for column in ("url", "preview_image_url", "alt_text"):
             value = data.get(column)
@@ -517,6 +525,8 @@ def _store_posts(
     created, updated = [], []
     for x_id, data in found.items():
         post = posts.get(x_id) or SharedPost(owner_id=owner_id, x_id=x_id)
+        if post.pk and not post.unavailable and _unchanged(post.raw, data):
+            continue
         post.author_x_id = _id(data.get("author_id")) or post.author_x_id
         post.author = users.get(post.author_x_id)
         post.text = data["text"] if isinstance(data.get("text"), str) else post.text
