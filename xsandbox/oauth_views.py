@@ -14,7 +14,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from xsandbox import clock, errors, tokens
+from xsandbox import clock, errors, params, tokens
+from xsandbox import render as x_render
 from xsandbox.auth import api_view
 from xsandbox.models import Client, Grant, User
 
@@ -54,20 +55,6 @@ AUTHORIZE_PARAMS = (
 )
 _S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
-USER_FIELDS = (
-    "created_at",
-    "description",
-    "id",
-    "location",
-    "name",
-    "profile_image_url",
-    "protected",
-    "public_metrics",
-    "url",
-    "username",
-    "verified",
-    "verified_type",
-)
 
 
 class AuthorizeError(Exception):
@@ -306,33 +293,12 @@ def revoke(request: HttpRequest) -> JsonResponse:
 @require_GET
 @api_view(scopes={"tweet.read", "users.read"}, bucket="users_me")
 def users_me(request: HttpRequest) -> JsonResponse:
-    # Interim renderer until xsandbox.render lands; then this delegates to it.
-    requested = [f for f in request.GET.get("user.fields", "").split(",") if f]
-    unknown = [f for f in requested if f not in USER_FIELDS]
-    if unknown:
-        return errors.invalid_request(
-            "user.fields",
-            unknown[0],
-            f"The `user.fields` query parameter value [{unknown[0]}] is not one of "
-            f"[{','.join(USER_FIELDS)}]",
-        )
-    user = request.x_user
-    data = {"id": str(user.id), "name": user.name, "username": user.username}
-    extra = {
-        "created_at": user.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-        "description": user.description,
-        "location": user.location,
-        "profile_image_url": request.build_absolute_uri(
-            f"/profile_images/{user.id}/{user.username}_normal.jpg"
-        ),
-        "protected": user.protected,
-        "public_metrics": user.public_metrics,
-        "url": user.url,
-        "verified": user.verified,
-        "verified_type": user.verified_type,
-    }
-    data.update({f: extra[f] for f in requested if f in extra})
-    return JsonResponse({"data": data})
+    try:
+        fields = params.parse_users_me_query(request.GET)
+    except params.InvalidParameter as problem:
+        return problem.response()
+    base_url = request.build_absolute_uri("/")
+    return JsonResponse({"data": x_render.user_object(request.x_user, fields, base_url)})
 
 
 @require_GET
