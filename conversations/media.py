@@ -7,6 +7,7 @@ comes back is cached on disk by URL.
 import hashlib
 import logging
 import os
+import re
 import tempfile
 from urllib.parse import urlsplit
 
@@ -19,6 +20,33 @@ logger = logging.getLogger(__name__)
 # X's CDNs and API hosts, plus wherever X_API_BASE_URL points (the sandbox serves media itself).
 X_MEDIA_HOSTS = {"pbs.twimg.com", "video.twimg.com", "ton.twitter.com", "api.x.com"}
 ALLOWED_TYPES = ("image/", "video/", "application/octet-stream", "application/x-mpegurl")
+
+
+# A legacy DM photo URL (ton.twitter.com) names the event, the media and the file; X's OAuth 2
+# download endpoint takes the same three (CONTRACT.md §4, since v2.160).
+_TON_PATH = re.compile(r"/1\.1/ton/data/dm/([0-9]{1,19})/([0-9]{1,19})/([A-Za-z0-9_.-]{1,50})$")
+
+
+def download_url(url: str) -> str:
+    match = _TON_PATH.search(urlsplit(url).path)
+    if match is None:
+        return url
+    dm_id, media_id, resource = match.groups()
+    return f"{settings.X_API_BASE_URL}/2/dm_conversations/media/{dm_id}/{media_id}/{resource}"
+
+
+def best_mp4(variants: list) -> str:
+    """The highest bit rate MP4 of a video or GIF (the HLS playlist needs a player we don't ship)."""
+    mp4s = [
+        v
+        for v in variants
+        if isinstance(v, dict)
+        and v.get("content_type") == "video/mp4"
+        and isinstance(v.get("url"), str)
+    ]
+    if not mp4s:
+        return ""
+    return max(mp4s, key=lambda v: v.get("bit_rate") or 0)["url"]
 
 
 def allowed_host(url: str) -> bool:

@@ -89,6 +89,25 @@ def sync_conversation(
     )
 
 
+def sync_conversation_with(
+    owner_id: int, participant_id: str, *, pages: int | None = None, max_wait: float = 0
+) -> Outcome:
+    """Fill the one-to-one with `participant_id` through /with/{participant_id}/dm_events, for a
+    conversation opened by who it is with rather than by its id."""
+    me = XAccount.objects.values_list("x_user_id", flat=True).get(user_id=owner_id)
+    return _run(
+        owner_id,
+        "conversation",
+        max_wait,
+        None,
+        _conversation_pass,
+        conversation_x_id="-".join(sorted([participant_id, me], key=int)),
+        path=xapi.participant_events_path(participant_id),
+        pages=pages,
+        interactive=True,
+    )
+
+
 def _run(
     owner_id, kind, max_wait, on_progress, sync_pass, *, interactive=False, **kwargs
 ) -> Outcome:
@@ -240,15 +259,24 @@ def _inbox_pass(owner_id, state, reader, progress, on_progress, *, full: bool) -
 
 
 def _conversation_pass(
-    owner_id, state, reader, progress, on_progress, *, conversation_x_id: str, pages: int | None
+    owner_id,
+    state,
+    reader,
+    progress,
+    on_progress,
+    *,
+    conversation_x_id: str,
+    pages: int | None,
+    path: str = "",
 ) -> None:
     conversation = _conversation(owner_id, conversation_x_id)
+    path = path or xapi.conversation_events_path(conversation.x_id)
     while pages is None or progress.pages < pages:
         if conversation.history_complete:
             return
         params = xapi.dm_events_params(conversation.history_token)
         try:
-            answer = reader.get(xapi.conversation_events_path(conversation.x_id), params)
+            answer = reader.get(path, params)
         except xapi.InvalidRequest:
             if not conversation.history_token:
                 raise

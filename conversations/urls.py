@@ -4,6 +4,9 @@ from conversations import views
 
 app_name = "conversations"
 urlpatterns = [
+    path("c/<str:x_id>/", views.conversation, name="conversation"),
+    path("with/", views.open_with, name="open_with"),
     path("sync/", views.sync_now, name="sync_now"),
-    path("sync/status/", views.sync_status, name="sync_status"),
+    path("media/<str:media_key>/<str:kind>/", views.media_file, name="media"),
+    path("avatar/<str:x_id>/", views.avatar, name="avatar"),
 ]

@@ -1,28 +1,206 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+"""Reader views: thin. Reads go through queries.py, writes through sync.py (via tasks)."""
 
-from conversations import tasks
-from conversations.models import SyncState
+import re
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from conversations import media, queries, rendering, sync, tasks
+from conversations.models import Conversation, Media, SyncState
+from dmreader import xauth
+
+_EVENT_ID = re.compile(r"^[0-9]{1,19}$")
+_USERNAME = re.compile(r"^@?(\w{1,15})$")
+WINDOW = timedelta(days=30)
+
+
+def _vary(response: HttpResponse) -> HttpResponse:
+    response["Vary"] = "HX-Request"
+    return response
+
+
+def _me(request: HttpRequest) -> str:
+    account = getattr(request.user, "x_account", None)
+    return account.x_user_id if account else ""
+
+
+# Inbox ------------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    me = _me(request)
+    rows = [
+        {
+            "conversation": c,
+            "title": rendering.conversation_title(list(c.participants.all()), me),
+            "others": [p for p in c.participants.all() if p.x_id != me][:3],
+            "last": c.last_event,
+            "when": rendering.relative_time(c.last_event_at),
+            "last_is_mine": c.last_event.sender_x_id == me,
+        }
+        for c in queries.inbox(request.user)
+    ]
+    state = SyncState.objects.filter(owner=request.user).first()
+    context = {"rows": rows, "sync": state, "account": getattr(request.user, "x_account", None)}
+    template = "inbox.html#inbox-body" if request.htmx else "inbox.html"
+    return _vary(render(request, template, context))
 
 
 @require_POST
 @login_required
 def sync_now(request: HttpRequest) -> HttpResponse:
-    tasks.request_sync(request.user.pk)
-    SyncState.objects.update_or_create(
-        owner=request.user, defaults={}, create_defaults={"status": SyncState.IDLE}
+    SyncState.objects.get_or_create(owner=request.user)
+    SyncState.objects.filter(owner=request.user, lease_until__isnull=True).update(
+        status=SyncState.RUNNING
     )
+    tasks.request_sync(request.user.pk)
     if request.htmx:
-        return sync_status(request)
+        return inbox(request)
     return redirect("home")
+
+
+# Conversation -----------------------------------------------------------------------------------
 
 
 @require_GET
 @login_required
-def sync_status(request: HttpRequest) -> HttpResponse:
-    state = SyncState.objects.filter(owner=request.user).first()
-    response = render(request, "home.html#sync-status", {"sync": state})
-    response["Vary"] = "HX-Request"
+def conversation(request: HttpRequest, x_id: str) -> HttpResponse:
+    """The newest page on a direct load; with ?before=<event id>, the page older than that event
+    (fetched from X when the cache runs out), as a fragment for infinite scroll."""
+    convo = queries.conversation(request.user, x_id)
+    before = request.GET.get("before", "")
+    anchor = None
+    if before:
+        if not _EVENT_ID.match(before):
+            raise Http404("Not an event id")
+        anchor = queries.event(request.user, convo, before)
+    page = queries.events_before(request.user, convo, anchor)
+    if page.found_oldest and not _history_exhausted(request.user, convo):
+        _fetch_older(request, convo)
+        convo.refresh_from_db()
+        page = queries.events_before(request.user, convo, anchor)
+    context = _conversation_context(request, convo, page)
+    if request.htmx and anchor is not None:
+        return _vary(render(request, "conversation.html#older", context))
+    return _vary(render(request, "conversation.html", context))
+
+
+def _history_exhausted(owner, convo: Conversation) -> bool:
+    """Nothing older to ask X for: the conversation's own endpoint said so, or the inbox backfill
+    already walked X's whole window (every conversation's events in it are cached)."""
+    if convo.history_complete:
+        return True
+    return SyncState.objects.filter(owner=owner, backfill_complete=True).exists()
+
+
+def _fetch_older(request: HttpRequest, convo: Conversation) -> None:
+    # The person is waiting: up to three pages now, from the requests a background sync leaves.
+    outcome = sync.sync_conversation(request.user.pk, convo.x_id, pages=3)
+    request.fetch_outcome = outcome
+
+
+def _conversation_context(request: HttpRequest, convo: Conversation, page: queries.Page) -> dict:
+    me = _me(request)
+    participants = list(convo.participants.all())
+    people = {p.x_id: p for p in participants}
+    for event in page.events:
+        if event.sender is not None:
+            people.setdefault(event.sender_x_id, event.sender)
+    ended = page.found_oldest and _history_exhausted(request.user, convo)
+    oldest = page.events[0] if page.events else None
+    outcome = getattr(request, "fetch_outcome", None)
+    return {
+        "conversation": convo,
+        "title": rendering.conversation_title(participants, me),
+        "others": [p for p in participants if p.x_id != me],
+        "blocks": rendering.timeline(page.events, people, me),
+        "oldest": oldest,
+        "ended": ended,
+        # X's window cut the history short if the oldest event it gave is near the window's edge.
+        "window_cut": ended
+        and oldest is not None
+        and oldest.created_at < timezone.now() - WINDOW + timedelta(days=1),
+        "waiting_until": outcome.retry_at
+        if outcome and outcome.status == SyncState.WAITING
+        else None,
+        "fetch_failed": outcome.error if outcome and outcome.status == SyncState.FAILED else "",
+    }
+
+
+@require_GET
+@login_required
+def open_with(request: HttpRequest) -> HttpResponse:
+    """Open the one-to-one with someone by @username (known from the cache) or X user id."""
+    who = request.GET.get("who", "").strip()
+    match = _USERNAME.match(who)
+    participant_id = ""
+    if who.isdigit() and len(who) <= 19:
+        participant_id = who
+    elif match:
+        user = queries.x_user_by_username(request.user, match.group(1))
+        participant_id = user.x_id if user else ""
+    me = _me(request)
+    if not participant_id or participant_id == me:
+        context = {"who": who, "problem": f"DM Reader does not know {who or 'that person'} yet."}
+        if who.isdigit():
+            context["problem"] = "That is your own account."
+        return render(request, "open_with.html", context, status=404 if who else 200)
+    conversation_id = "-".join(sorted([participant_id, me], key=int))
+    outcome = sync.sync_conversation_with(request.user.pk, participant_id, pages=1)
+    found = Conversation.objects.filter(
+        owner=request.user, x_id=conversation_id, last_event__isnull=False
+    ).exists()
+    if not found:
+        problem = outcome.error or f"You have no messages with {who} in the last 30 days."
+        return render(request, "open_with.html", {"who": who, "problem": problem}, status=404)
+    url = reverse("conversations:conversation", args=[conversation_id])
+    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+
+
+# Media ------------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def media_file(request: HttpRequest, media_key: str, kind: str) -> HttpResponse:
+    """A photo, video or preview of a cached DM, fetched on the server for its owner only."""
+    item = queries.media_item(request.user, media_key)
+    url, token = _media_source(request, item, kind)
+    return media.proxy(url, max_bytes=100_000_000, token=token)
+
+
+def _media_source(request: HttpRequest, item: Media, kind: str) -> tuple[str, str]:
+    if kind == "preview":
+        return item.preview_image_url, ""
+    if kind == "video":
+        return media.best_mp4(item.variants), ""
+    if kind == "full" and item.url:
+        # DM photos are private: X serves them to the participants' own token only.
+        account = request.user.x_account
+        try:
+            token = xauth.fresh_access_token(account.pk)
+        except xauth.XAuthError:
+            raise Http404("Sign in again to load this photo") from None
+        return media.download_url(item.url), token
+    raise Http404("No such media file")
+
+
+@require_GET
+@login_required
+def avatar(request: HttpRequest, x_id: str) -> HttpResponse:
+    user = queries.x_user(request.user, x_id)
+    if not user.profile_image_url:
+        return HttpResponseRedirect(static("img/avatar.svg"))
+    response = media.proxy(user.profile_image_url, max_bytes=2_000_000)
+    if response.status_code != 200:
+        return HttpResponseRedirect(static("img/avatar.svg"))
     return response

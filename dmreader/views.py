@@ -3,19 +3,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from conversations import media
-from conversations.models import SyncState
+from conversations import media, views
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "welcome.html")
-    context = {
-        "account": getattr(request.user, "x_account", None),
-        "sync": SyncState.objects.filter(owner=request.user).first(),
-    }
-    return render(request, "home.html", context)
+    return views.inbox(request)
 
 
 @require_GET

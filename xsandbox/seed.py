@@ -961,7 +961,7 @@ PAIRS = (
     Pair(
         MAYA,
         THEO,
-        2300,
+        3200,
         45,
         0.028,
         Style(media=0.05, link=0.03, share=0.025, medium=0.12, long=0.0015, foreign=0.05),

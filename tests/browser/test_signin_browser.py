@@ -41,9 +41,10 @@ def test_a_person_signs_in_with_x_and_lands_on_their_account(
     screenshot(page, "consent")
     page.get_by_role("button", name="Authorize app").click()
 
-    expect(page.get_by_role("heading", name="Maya Okafor")).to_be_visible()
-    expect(page.get_by_text("@maya_reads").first).to_be_visible()
-    avatar = page.locator(".account-card img.avatar")
+    chip = page.get_by_label("Signed in as Maya Okafor")
+    expect(chip).to_contain_text("Maya Okafor")
+    expect(chip).to_contain_text("@maya_reads")
+    avatar = chip.locator("img.avatar")
     expect(avatar).to_be_visible()
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=avatar.element_handle()

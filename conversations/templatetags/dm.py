@@ -1,0 +1,43 @@
+from django import template
+from django.utils.safestring import SafeString
+
+from conversations import rendering
+
+register = template.Library()
+
+
+@register.simple_tag
+def dm_text(event) -> SafeString:
+    """The message's text with its links; a shared post's own link is left to its card."""
+    return rendering.message_html(event, {p.x_id for p in event.shared_posts.all()})
+
+
+@register.filter
+def preview(event) -> str:
+    return rendering.preview_text(event)
+
+
+@register.filter
+def ago(moment) -> str:
+    return rendering.relative_time(moment)
+
+
+@register.filter
+def name_of(user, fallback_id: str = "") -> str:
+    return rendering.display_name(user, fallback_id)
+
+
+@register.filter
+def handle_of(user, fallback_id: str = "") -> str:
+    return rendering.handle(user, fallback_id)
+
+
+MEDIA_BOX = 420  # px: photos and videos are shown fitted into this square, as on X
+
+
+@register.filter
+def fitted(item) -> tuple[int, int]:
+    """Display width and height for a photo or video, known before it loads (no layout shift)."""
+    width, height = item.width or MEDIA_BOX, item.height or MEDIA_BOX
+    scale = min(1, MEDIA_BOX / width, MEDIA_BOX / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
