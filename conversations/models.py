@@ -141,6 +141,11 @@ class DmEvent(models.Model):
     event_type = models.CharField(max_length=40)
     created_at = models.DateTimeField()
     text = models.TextField(blank=True)
+    # The text folded for search (case, accents, compatibility forms: search.normalize). Indexed
+    # by SQLite FTS5 or a PostgreSQL tsvector column (migration 0002).
+    search_text = models.TextField(blank=True, editable=False)
+    # A link of its own, not the one X adds for an attachment or a shared post (has:link).
+    has_link = models.BooleanField(default=False, editable=False)
     sender = models.ForeignKey(XUser, models.SET_NULL, null=True, blank=True, related_name="+")
     sender_x_id = models.CharField(max_length=ID_DIGITS, blank=True)
     participant_ids = models.JSONField(default=list, blank=True)

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from conversations import xapi
+from conversations import search, xapi
 from conversations.models import (
     Conversation,
     DmEvent,
@@ -421,7 +421,20 @@ def _parse_event(owner_id, raw: dict, conversation_x_id: str, progress: Progress
         for r in raw.get("referenced_tweets") or []
         if isinstance(r, dict) and _id(r.get("id"))
     ]
+    event.search_text = search.normalize(event.text)
+    event.has_link = _has_own_link(event.entities, event.post_ids)
     return event
+
+
+def _has_own_link(entities: dict, post_ids: list[str]) -> bool:
+    """A link the sender wrote, not the one X appends for an attachment or a shared post."""
+    for url in entities.get("urls") or []:
+        if not isinstance(url, dict) or url.get("media_key"):
+            continue
+        target = str(url.get("unwound_url") or url.get("expanded_url") or "")
+        if not any(target.rstrip("/").endswith(f"/status/{post}") for post in post_ids):
+            return True
+    return False
 
 
 def _id(value) -> str:

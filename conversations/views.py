@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from conversations import media, queries, rendering, sync, tasks
+from conversations import media, queries, rendering, search, sync, tasks
 from conversations.models import Conversation, Media, SyncState
 from dmreader import xauth
 
@@ -74,22 +74,36 @@ def sync_now(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def conversation(request: HttpRequest, x_id: str) -> HttpResponse:
-    """The newest page on a direct load; with ?before=<event id>, the page older than that event
-    (fetched from X when the cache runs out), as a fragment for infinite scroll."""
+    """The newest page on a direct load, or the messages around one (?around=<event id>, from a
+    search result). Fragments for infinite scroll: ?before=<id> the page older than that event
+    (fetched from X when the cache runs out), ?after=<id> the page newer than it."""
     convo = queries.conversation(request.user, x_id)
-    before = request.GET.get("before", "")
-    anchor = None
-    if before:
-        if not _EVENT_ID.match(before):
-            raise Http404("Not an event id")
-        anchor = queries.event(request.user, convo, before)
-    page = queries.events_before(request.user, convo, anchor)
-    if page.found_oldest and not _history_exhausted(request.user, convo):
-        _fetch_older(request, convo)
-        convo.refresh_from_db()
+    cursors = {name: request.GET.get(name, "") for name in ("before", "after", "around")}
+    name, value = next(((n, v) for n, v in cursors.items() if v), ("", ""))
+    if value and not _EVENT_ID.match(value):
+        raise Http404("Not an event id")
+    anchor = queries.event(request.user, convo, value) if value else None
+    if name == "after":
+        page = queries.events_after(request.user, convo, anchor)
+        context = _conversation_context(request, convo, page, newer_only=True)
+        return _vary(render(request, "conversation.html#newer", context))
+    if name == "around":
+        older = queries.events_before(request.user, convo, anchor, limit=queries.PAGE // 2)
+        newer = queries.events_after(request.user, convo, anchor, limit=queries.PAGE // 2)
+        page = queries.Page(
+            events=[*older.events, anchor, *newer.events],
+            found_oldest=older.found_oldest,
+            found_newest=newer.found_newest,
+        )
+    else:
         page = queries.events_before(request.user, convo, anchor)
+        if page.found_oldest and not _history_exhausted(request.user, convo):
+            _fetch_older(request, convo)
+            convo.refresh_from_db()
+            page = queries.events_before(request.user, convo, anchor)
     context = _conversation_context(request, convo, page)
-    if request.htmx and anchor is not None:
+    context["highlight"] = anchor.x_id if name == "around" else ""
+    if request.htmx and name == "before":
         return _vary(render(request, "conversation.html#older", context))
     return _vary(render(request, "conversation.html", context))
 
@@ -108,14 +122,16 @@ def _fetch_older(request: HttpRequest, convo: Conversation) -> None:
     request.fetch_outcome = outcome
 
 
-def _conversation_context(request: HttpRequest, convo: Conversation, page: queries.Page) -> dict:
+def _conversation_context(
+    request: HttpRequest, convo: Conversation, page: queries.Page, *, newer_only: bool = False
+) -> dict:
     me = _me(request)
     participants = list(convo.participants.all())
     people = {p.x_id: p for p in participants}
     for event in page.events:
         if event.sender is not None:
             people.setdefault(event.sender_x_id, event.sender)
-    ended = page.found_oldest and _history_exhausted(request.user, convo)
+    ended = not newer_only and page.found_oldest and _history_exhausted(request.user, convo)
     oldest = page.events[0] if page.events else None
     outcome = getattr(request, "fetch_outcome", None)
     return {
@@ -124,6 +140,8 @@ def _conversation_context(request: HttpRequest, convo: Conversation, page: queri
         "others": [p for p in participants if p.x_id != me],
         "blocks": rendering.timeline(page.events, people, me),
         "oldest": oldest,
+        "newest": page.events[-1] if page.events else None,
+        "found_newest": page.found_newest,
         "ended": ended,
         # X's window cut the history short if the oldest event it gave is near the window's edge.
         "window_cut": ended
@@ -204,3 +222,45 @@ def avatar(request: HttpRequest, x_id: str) -> HttpResponse:
     if response.status_code != 200:
         return HttpResponseRedirect(static("img/avatar.svg"))
     return response
+
+
+# Search -----------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def search_messages(request: HttpRequest) -> HttpResponse:
+    """Full-text search, newest first or best match, paged by keyset for infinite scroll. The
+    query lives in the URL, so a search can be shared and back/forward work."""
+    raw = request.GET.get("q", "").strip()
+    order = "best" if request.GET.get("order") == "best" else "newest"
+    within = None
+    if request.GET.get("in"):
+        within = queries.conversation(request.user, request.GET["in"])
+    context = {
+        "q": raw,
+        "order": order,
+        "within": within,
+        "results": [],
+        "cursor": "",
+        "problem": "",
+    }
+    if within is not None:
+        context["within_title"] = rendering.conversation_title(
+            list(within.participants.all()), _me(request)
+        )
+    if raw:
+        try:
+            page = search.run(
+                request.user,
+                search.parse(raw),
+                order=order,
+                cursor=request.GET.get("cursor", ""),
+                conversation=within,
+            )
+        except search.SearchError as problem:
+            context["problem"] = str(problem)
+        else:
+            context.update(results=page.results, cursor=page.cursor)
+    more = request.htmx and request.GET.get("cursor")
+    return _vary(render(request, "search.html#results" if more else "search.html", context))

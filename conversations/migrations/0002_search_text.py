@@ -1,0 +1,74 @@
+"""Full-text search over cached messages: SQLite FTS5 or a PostgreSQL tsvector with a GIN index.
+
+Both index DmEvent.search_text (the text folded by conversations.search.normalize), so case and
+accents never matter, and both match words by prefix. Triggers (SQLite) and a generated column
+(PostgreSQL) keep the index current: an event is searchable the moment sync stores it.
+"""
+
+from django.db import migrations, models
+
+SQLITE_UP = [
+    # unicode61 folds case and, with remove_diacritics 2, accents; the text is folded already,
+    # so the two agree. External content: the words live in the events table only.
+    """CREATE VIRTUAL TABLE conversations_dmevent_fts USING fts5(
+        search_text, content='conversations_dmevent', content_rowid='id',
+        tokenize="unicode61 remove_diacritics 2")""",
+    """CREATE TRIGGER conversations_dmevent_fts_insert AFTER INSERT ON conversations_dmevent BEGIN
+        INSERT INTO conversations_dmevent_fts(rowid, search_text) VALUES (new.id, new.search_text);
+    END""",
+    """CREATE TRIGGER conversations_dmevent_fts_delete AFTER DELETE ON conversations_dmevent BEGIN
+        INSERT INTO conversations_dmevent_fts(conversations_dmevent_fts, rowid, search_text)
+        VALUES ('delete', old.id, old.search_text);
+    END""",
+    """CREATE TRIGGER conversations_dmevent_fts_update AFTER UPDATE OF search_text ON conversations_dmevent BEGIN
+        INSERT INTO conversations_dmevent_fts(conversations_dmevent_fts, rowid, search_text)
+        VALUES ('delete', old.id, old.search_text);
+        INSERT INTO conversations_dmevent_fts(rowid, search_text) VALUES (new.id, new.search_text);
+    END""",
+]
+SQLITE_DOWN = [
+    "DROP TRIGGER conversations_dmevent_fts_update",
+    "DROP TRIGGER conversations_dmevent_fts_delete",
+    "DROP TRIGGER conversations_dmevent_fts_insert",
+    "DROP TABLE conversations_dmevent_fts",
+]
+POSTGRES_UP = [
+    # 'simple': no stemming or stop words, so every word of every language stays findable.
+    """ALTER TABLE conversations_dmevent ADD COLUMN search_vector tsvector
+        GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED""",
+    # search.matching(): the owner's events whose search_vector matches the query.
+    "CREATE INDEX conversations_dmevent_search ON conversations_dmevent USING GIN (search_vector)",
+]
+POSTGRES_DOWN = [
+    "DROP INDEX conversations_dmevent_search",
+    "ALTER TABLE conversations_dmevent DROP COLUMN search_vector",
+]
+
+
+def _run(statements_by_vendor):
+    def run(apps, schema_editor):
+        for statement in statements_by_vendor.get(schema_editor.connection.vendor, []):
+            schema_editor.execute(statement)
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [("conversations", "0001_initial")]
+
+    operations = [
+        migrations.AddField(
+            model_name="dmevent",
+            name="search_text",
+            field=models.TextField(blank=True, editable=False),
+        ),
+        migrations.AddField(
+            model_name="dmevent",
+            name="has_link",
+            field=models.BooleanField(default=False, editable=False),
+        ),
+        migrations.RunPython(
+            _run({"sqlite": SQLITE_UP, "postgresql": POSTGRES_UP}),
+            _run({"sqlite": SQLITE_DOWN, "postgresql": POSTGRES_DOWN}),
+        ),
+    ]

@@ -1,0 +1,293 @@
+"""Search on a fixed corpus, for every operator and their combinations. `make test` runs this
+module on SQLite (FTS5) and on PostgreSQL (tsvector + GIN)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from conversations import search
+from conversations.search import SearchError
+from conversations.sync import Progress, store_page
+from dmreader.models import XAccount
+
+pytestmark = pytest.mark.django_db
+
+ME, ANA, BEN, CY = "100", "200", "300", "400"
+ONE_TO_ONE_ANA = "100-200"
+ONE_TO_ONE_BEN = "100-300"
+GROUP = "1585800614365339648"
+
+USERS = [
+    {"id": ME, "name": "Maya", "username": "maya"},
+    {"id": ANA, "name": "Ana Lima", "username": "ana"},
+    {"id": BEN, "name": "Ben Okoro", "username": "ben"},
+    {"id": CY, "name": "Cy Twombly", "username": "cy"},
+]
+
+
+def message(x_id, text, sender, conversation, day, **extra):
+    return {
+        "id": x_id,
+        "event_type": "MessageCreate",
+        "text": text,
+        "sender_id": sender,
+        "dm_conversation_id": conversation,
+        "created_at": f"2026-11-{day:02d}T12:00:00.000Z",
+        **extra,
+    }
+
+
+CORPUS = [
+    message("1", "Let's get coffee at the Café Lumière tomorrow", ANA, ONE_TO_ONE_ANA, 1),
+    message("2", "coffee again? you drink too much COFFEE", ME, ONE_TO_ONE_ANA, 2),
+    message("3", "The ramen place on 5th is the best ramen in town", BEN, ONE_TO_ONE_BEN, 3),
+    message("4", "東京で会いましょう", BEN, ONE_TO_ONE_BEN, 4),
+    message("5", "that party was 🔥🔥", CY, GROUP, 5),
+    message("6", "naïve question: who booked the flights?", CY, GROUP, 6),
+    message("7", "Photo from the trip", ANA, GROUP, 7, attachments={"media_keys": ["3_7"]}),
+    message("8", "Video of the waves", BEN, GROUP, 8, attachments={"media_keys": ["7_8"]}),
+    message("9", "this gif lol", ANA, ONE_TO_ONE_ANA, 9, attachments={"media_keys": ["16_9"]}),
+    message(
+        "10",
+        "read this https://t.co/abc about coffee",
+        ANA,
+        ONE_TO_ONE_ANA,
+        10,
+        entities={
+            "urls": [
+                {
+                    "start": 10,
+                    "end": 25,
+                    "url": "https://t.co/abc",
+                    "expanded_url": "https://example.com/coffee",
+                }
+            ]
+        },
+    ),
+    message(
+        "11",
+        "look at this post https://t.co/post",
+        BEN,
+        ONE_TO_ONE_BEN,
+        11,
+        referenced_tweets=[{"id": "555"}],
+        entities={
+            "urls": [
+                {
+                    "start": 18,
+                    "end": 35,
+                    "url": "https://t.co/post",
+                    "expanded_url": "https://x.com/ben/status/555",
+                }
+            ]
+        },
+    ),
+    message("12", "the exact phrase we agreed on", ME, ONE_TO_ONE_BEN, 12),
+    message("13", "phrase exact, but the other way round", ANA, ONE_TO_ONE_ANA, 13),
+    message("14", "<b>bold</b> coffee <script>alert(1)</script>", CY, GROUP, 14),
+    message("15", "שלום לכולם, coffee?", CY, GROUP, 15),
+]
+INCLUDES = {
+    "users": USERS,
+    "media": [
+        {"media_key": "3_7", "type": "photo"},
+        {"media_key": "7_8", "type": "video"},
+        {"media_key": "16_9", "type": "animated_gif"},
+    ],
+    "tweets": [{"id": "555", "text": "a post", "author_id": BEN}],
+}
+
+
+@pytest.fixture
+def owner():
+    user = get_user_model().objects.create_user("x100")
+    XAccount.objects.create(user=user, x_user_id=ME, username="maya", name="Maya")
+    store_page(user.pk, {"data": CORPUS, "includes": INCLUDES}, progress=Progress())
+    store_page(
+        user.pk,
+        {"data": [{"id": "16", "event_type": "ParticipantsJoin", "participant_ids": [CY], "sender_id": ANA,
+                   "dm_conversation_id": GROUP, "created_at": "2026-11-04T12:00:00.000Z"}]},
+        progress=Progress(),
+    )  # fmt: skip
+    return user
+
+
+def ids(owner, q, **kwargs):
+    return [r.event.x_id for r in search.run(owner, search.parse(q), **kwargs).results]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("coffee", ["15", "14", "10", "2", "1"]),
+        ("COFFEE", ["15", "14", "10", "2", "1"]),
+        ("cafe", ["1"]),  # accents do not matter ...
+        ("lumiere", ["1"]),
+        ("naive", ["6"]),  # ... either way round
+        ("naïve", ["6"]),
+        ("coff", ["15", "14", "10", "2", "1"]),  # words match by their beginning
+        ("offee", []),  # ... not their middle
+        ("ramen town", ["3"]),
+        ('"exact phrase"', ["12"]),
+        ("exact phrase", ["13", "12"]),
+        ("coffee -cafe", ["15", "14", "10", "2"]),
+        ('coffee -"drink too"', ["15", "14", "10", "1"]),
+        ("東京", ["4"]),
+        ("会い", ["4"]),
+        ("🔥", ["5"]),
+        ("שלום", ["15"]),
+        ("script", ["14"]),
+        ("from:@ana", ["13", "10", "9", "7", "1"]),
+        ("from:ana coffee", ["10", "1"]),
+        ("from:me", ["12", "2"]),
+        ("from:@ana from:@ben", ["13", "11", "10", "9", "8", "7", "4", "3", "1"]),
+        ("in:@ben", ["12", "11", "4", "3"]),
+        ("in:@ana coffee", ["10", "2", "1"]),
+        (f"in:{GROUP}", ["15", "14", "8", "7", "6", "5"]),
+        ("in:twombly", ["15", "14", "8", "7", "6", "5"]),  # groups with someone of that name
+        ("has:media", ["9", "8", "7"]),
+        ("has:photo", ["7"]),
+        ("has:video", ["8"]),
+        ("has:gif", ["9"]),
+        ("has:link", ["10"]),  # a shared post's own link is not a link of the message
+        ("has:post", ["11"]),
+        ("has:media from:@ben", ["8"]),
+        ("after:2026-11-10", ["15", "14", "13", "12", "11"]),
+        ("before:2026-11-03", ["2", "1"]),
+        ("after:2026-11-01 before:2026-11-10 coffee", ["2"]),
+        ("in:@ana has:link coffee after:2026-11-09", ["10"]),
+    ],
+)
+def test_queries_find_exactly_what_they_say(owner, q, expected):
+    assert ids(owner, q) == expected
+
+
+def test_system_events_are_not_search_results(owner):
+    assert "16" not in ids(owner, "in:twombly")
+
+
+@pytest.mark.parametrize(
+    "q",
+    ['"unclosed', "has:pdf", "before:yesterday", "from:@nobody", "in:@nobody", "-coffee", "from:"],
+)
+def test_a_malformed_query_gets_a_helpful_message(owner, q):
+    with pytest.raises(SearchError) as problem:
+        search.run(owner, search.parse(q))
+    assert len(str(problem.value)) > 10
+
+
+def test_best_match_ranks_the_densest_message_first(owner):
+    assert ids(owner, "coffee", order="best")[0] == "2"  # says it twice
+
+
+def test_results_page_by_keyset_in_both_orders(owner):
+    for order in ("newest", "best"):
+        everything = ids(owner, "coffee", order=order)
+        seen, cursor = [], ""
+        while True:
+            page = search.run(owner, search.parse("coffee"), order=order, cursor=cursor, limit=2)
+            seen += [r.event.x_id for r in page.results]
+            cursor = page.cursor
+            if not cursor:
+                break
+        assert seen == everything
+
+
+def test_a_forged_cursor_is_refused(owner):
+    for cursor in ("'; drop table x", "99999", "abc:1"):
+        with pytest.raises(SearchError):
+            search.run(
+                owner,
+                search.parse("coffee"),
+                cursor=cursor,
+                order="best" if ":" in cursor else "newest",
+            )
+
+
+def test_highlighting_marks_the_words_and_escapes_the_markup(owner):
+    [result] = [r for r in search.run(owner, search.parse("bold coffee")).results]
+    assert str(result.snippet) == (
+        "&lt;b&gt;<mark>bold</mark>&lt;/b&gt; <mark>coffee</mark> &lt;script&gt;alert(1)&lt;/script&gt;"
+    )
+
+
+def test_highlighting_lands_on_the_original_accented_letters(owner):
+    [result] = search.run(owner, search.parse("cafe lumiere")).results
+    assert "<mark>Café</mark> <mark>Lumière</mark>" in str(result.snippet)
+
+
+def test_a_long_message_is_cut_around_the_first_match():
+    text = "x " * 300 + "needle" + " y" * 300
+    snippet = str(search.highlight(text, search.parse("needle").include))
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert "<mark>needle</mark>" in snippet and len(snippet) < 260
+
+
+def test_one_account_never_sees_anothers_results(owner):
+    other = get_user_model().objects.create_user("x999")
+    XAccount.objects.create(user=other, x_user_id="999", username="zed", name="Zed")
+    assert ids(other, "coffee") == []
+    store_page(
+        other.pk,
+        {"data": [message("1", "coffee for zed", "999", "200-999", 1)]},
+        progress=Progress(),
+    )
+    assert ids(other, "coffee") == ["1"]
+    assert ids(owner, "zed") == []
+
+
+def test_new_events_are_searchable_as_soon_as_sync_stores_them(owner):
+    assert ids(owner, "flamingo") == []
+    store_page(
+        owner.pk,
+        {"data": [message("99", "a pink flamingo", ANA, ONE_TO_ONE_ANA, 20)]},
+        progress=Progress(),
+    )
+    assert ids(owner, "flamingo") == ["99"]
+
+
+def test_search_inside_one_conversation(owner):
+    from conversations.models import Conversation
+
+    group = Conversation.objects.get(owner=owner, x_id=GROUP)
+    assert ids(owner, "coffee", conversation=group) == ["15", "14"]
+
+
+def _client_for(owner):
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+def test_the_search_page_shows_highlighted_results_with_their_place(owner):
+    page = _client_for(owner).get("/search/", {"q": "cafe"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<mark>Café</mark>" in html
+    assert f"/c/{ONE_TO_ONE_ANA}/?around=1#e1" in html
+    assert "Ana Lima" in html
+
+
+def test_the_search_page_explains_a_malformed_query_instead_of_failing(owner):
+    page = _client_for(owner).get("/search/", {"q": "has:pdf"})
+    assert page.status_code == 200
+    assert "has:pdf is not known" in page.content.decode()
+
+
+def test_the_next_page_of_results_comes_as_an_htmx_fragment(owner):
+    client = _client_for(owner)
+    first = client.get("/search/", {"q": "coffee"})
+    assert first.status_code == 200
+    fragment = client.get(
+        "/search/", {"q": "coffee", "cursor": "10"}, headers={"HX-Request": "true"}
+    )
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.content.decode()
+    assert "HX-Request" in fragment["Vary"]
+    assert "around=2#e2" in fragment.content.decode()
+
+
+def test_another_accounts_conversation_cannot_be_searched_in(owner):
+    other = get_user_model().objects.create_user("x998")
+    XAccount.objects.create(user=other, x_user_id="998", username="yan", name="Yan")
+    assert _client_for(other).get("/search/", {"q": "coffee", "in": GROUP}).status_code == 404
