@@ -142,6 +142,7 @@ def _conversation_context(
         "oldest": oldest,
         "newest": page.events[-1] if page.events else None,
         "found_newest": page.found_newest,
+        "newer_only": newer_only,
         "ended": ended,
         # X's window cut the history short if the oldest event it gave is near the window's edge.
         "window_cut": ended

@@ -291,3 +291,43 @@ def test_another_accounts_conversation_cannot_be_searched_in(owner):
     other = get_user_model().objects.create_user("x998")
     XAccount.objects.create(user=other, x_user_id="998", username="yan", name="Yan")
     assert _client_for(other).get("/search/", {"q": "coffee", "in": GROUP}).status_code == 404
+
+
+def test_a_result_opens_its_conversation_around_the_message_highlighted(owner):
+    page = _client_for(owner).get(f"/c/{GROUP}/", {"around": "8"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'class="msg highlight" id="e8"' in html
+    # Context on both sides of it, in order.
+    assert html.index('id="e7"') < html.index('id="e8"') < html.index('id="e14"')
+
+
+def test_scrolling_down_from_a_result_loads_the_newer_messages(owner):
+    from conversations import queries
+
+    queries_page = queries.PAGE
+    queries.PAGE = 2  # a small window, so there is something below it
+    try:
+        client = _client_for(owner)
+        html = client.get(f"/c/{GROUP}/", {"around": "6"}).content.decode()
+        assert 'id="e15"' not in html
+        assert "?after=" in html
+        newest_shown = html.split("?after=")[1].split('"')[0]
+        fragment = client.get(
+            f"/c/{GROUP}/", {"after": newest_shown}, headers={"HX-Request": "true"}
+        )
+    finally:
+        queries.PAGE = queries_page
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.content.decode()
+    assert 'id="e14"' in fragment.content.decode() or 'id="e15"' in fragment.content.decode()
+
+
+def test_a_forged_around_or_after_cursor_is_404(owner):
+    client = _client_for(owner)
+    for params in (
+        {"around": "x' or 1=1"},
+        {"after": "123456"},
+        {"around": "3"},
+    ):  # 3 is in another chat
+        assert client.get(f"/c/{GROUP}/", params).status_code == 404
