@@ -25,6 +25,8 @@ SQLITE_UP = [
         VALUES ('delete', old.id, old.search_text);
         INSERT INTO conversations_dmevent_fts(rowid, search_text) VALUES (new.id, new.search_text);
     END""",
+    # Index the rows that were there before the table existed.
+    "INSERT INTO conversations_dmevent_fts(conversations_dmevent_fts) VALUES ('rebuild')",
 ]
 SQLITE_DOWN = [
     "DROP TRIGGER conversations_dmevent_fts_update",
@@ -43,6 +45,25 @@ POSTGRES_DOWN = [
     "DROP INDEX conversations_dmevent_search",
     "ALTER TABLE conversations_dmevent DROP COLUMN search_vector",
 ]
+
+
+def backfill(apps, schema_editor):
+    """Events cached before this migration get their folded text (and link flag) now."""
+    from conversations.search import normalize
+    from conversations.sync import _has_own_link
+
+    DmEvent = apps.get_model("conversations", "DmEvent")
+    batch = []
+    events = DmEvent.objects.prefetch_related("shared_posts").only("pk", "text", "entities")
+    for event in events.iterator(chunk_size=2000):
+        event.search_text = normalize(event.text)
+        entities = event.entities if isinstance(event.entities, dict) else {}
+        event.has_link = _has_own_link(entities, [p.x_id for p in event.shared_posts.all()])
+        batch.append(event)
+        if len(batch) == 2000:
+            DmEvent.objects.bulk_update(batch, ["search_text", "has_link"])
+            batch = []
+    DmEvent.objects.bulk_update(batch, ["search_text", "has_link"])
 
 
 def _run(statements_by_vendor):
@@ -67,6 +88,7 @@ class Migration(migrations.Migration):
             name="has_link",
             field=models.BooleanField(default=False, editable=False),
         ),
+        migrations.RunPython(backfill, migrations.RunPython.noop),
         migrations.RunPython(
             _run({"sqlite": SQLITE_UP, "postgresql": POSTGRES_UP}),
             _run({"sqlite": SQLITE_DOWN, "postgresql": POSTGRES_DOWN}),
