@@ -327,3 +327,26 @@ def test_the_budget_leaves_room_for_the_conversation_being_read_at_15_requests(t
         assert SyncState.objects.get(owner=maya).rate_remaining == 2
     finally:
         slow.stop()
+
+
+def test_signing_in_queues_the_first_sync_and_the_worker_runs_it(sandbox):
+    sign_in(Client(), sandbox, "jonas_k")
+    jonas = XAccount.objects.get(username="jonas_k").user
+    assert not DmEvent.objects.filter(owner=jonas).exists()
+    env = {
+        **os.environ,
+        **sandbox.urls,
+        "DATABASE_URL": _database_url(),
+        "XSANDBOX_URL": sandbox.base_url,
+    }
+    worker = subprocess.run(
+        [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay", "--no-reload"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode == 0, worker.stderr[-2000:]
+    assert SyncState.objects.get(owner=jonas).status == SyncState.IDLE
+    assert_cache_equals(jonas, window_truth(sandbox, "jonas_k"))
