@@ -346,6 +346,7 @@ def store_page(
     Anything odd is stored as it came (unknown event types and fields stay in `raw`) or reported
     in progress.problems; nothing in a page can stop the sync."""
     includes = body.get("includes") if isinstance(body.get("includes"), dict) else {}
+    _record_errors(body.get("errors"), progress)
     users = _store_users(owner_id, _objects(includes.get("users")))
     _mark_unavailable_users(owner_id, body.get("errors"), users)
     media = _store_media(owner_id, _objects(includes.get("media")))
@@ -385,6 +386,15 @@ def store_page(
     oldest = min(e.created_at for e in fresh.values())
     progress.oldest = min(progress.oldest, oldest) if progress.oldest else oldest
     return len(fresh), reached
+
+
+def _record_errors(errors, progress: Progress) -> None:
+    """X's partial errors (a sender or post it could not return) go on the run's record, once."""
+    for error in _objects(errors):
+        what = f"{error.get('resource_type', 'object')} {error.get('resource_id') or error.get('value')}"
+        note = f"X did not return {what}: {error.get('title') or error.get('detail') or 'no reason given'}"
+        if note not in progress.problems:
+            progress.problems.append(note[:300])
 
 
 def _objects(value) -> list[dict]:

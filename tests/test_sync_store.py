@@ -141,3 +141,20 @@ def test_one_owners_rows_are_invisible_to_another(owner):
     store_page(other.pk, {"data": [message("30")]}, progress=Progress())
     assert DmEvent.objects.filter(x_id="30").count() == 2
     assert DmEvent.objects.get(owner=other, x_id="30").conversation.owner == other
+
+
+def test_partial_errors_are_recorded_once_for_the_run(owner):
+    progress = Progress()
+    gone = {"resource_type": "user", "resource_id": "811298434", "title": "Not Found Error"}
+    page = {
+        "data": [message("40", sender="811298434", conversation="100-811298434")],
+        "errors": [gone],
+    }
+    store_page(owner.pk, page, progress=progress)
+    store_page(
+        owner.pk,
+        {**page, "data": [message("41", sender="811298434", conversation="100-811298434")]},
+        progress=progress,
+    )
+    assert progress.problems == ["X did not return user 811298434: Not Found Error"]
+    assert XUser.objects.get(owner=owner, x_id="811298434").unavailable
