@@ -21,85 +21,116 @@ _POST_URL = re.compile(r"^https?://(?:www\.)?(?:x|twitter)\.com/[^/]+/status/(\d
 
 
 def _safe_url(url: object) -> str:
+    """`url` if it is an http(s) link to somewhere, else "" (javascript:, data:, junk)."""
     if not isinstance(url, str):
         return ""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1" and the like: not a URL, and not a reason to fail the page
+        return ""
     return url if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
-def _spans(text: str, entities: dict, hidden_posts: set[str]) -> list[tuple[int, int, str]]:
-    """(start, end, html) for each entity that fits the text, in order, without overlaps.
-    Indices are Unicode code points, which is what Python's str indexes (CONTRACT.md §3.2)."""
-    found = []
-    for entity in entities.get("urls") or []:
-        if not isinstance(entity, dict):
-            continue
+@dataclass(frozen=True)
+class _Span:
+    """One entity laid over the text: a link to `href` showing `label`, or (no href) a piece of
+    text the message's attachment or post card stands for, left out as X leaves it out."""
+
+    start: int
+    end: int
+    href: str
+    label: str
+
+
+_USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
+
+
+def _index(value: object) -> int | None:
+    # bool is an int in Python; an index must be a real integer.
+    return value if type(value) is int else None
+
+
+def _spans(text: str, entities: dict, hidden_posts: set[str]) -> list[_Span]:
+    """The entities that fit the text, in order, without overlaps (the first one wins).
+    Indices are Unicode code points, which is what Python's str indexes (CONTRACT.md §3.2).
+    Mentions, hashtags and cashtags keep the text as written; only their link comes from X."""
+    found: list[tuple[object, object, str, str | None]] = []  # label None: the text itself
+    for entity in _objects(entities.get("urls")):
         target = _safe_url(entity.get("unwound_url")) or _safe_url(entity.get("expanded_url"))
         post = _POST_URL.match(target)
         if entity.get("media_key") or (post and post.group(1) in hidden_posts):
-            html = ""  # shown as the attachment or the post card instead, as on X
+            # Shown as the attachment or the post card instead, as on X.
+            found.append((entity.get("start"), entity.get("end"), "", ""))
         elif target:
-            label = entity.get("display_url") or target
-            html = format_html(
-                '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">{}</a>',
-                target,
-                label,
+            label = entity.get("display_url")
+            label = label if isinstance(label, str) and label.strip() else target
+            found.append((entity.get("start"), entity.get("end"), target, label))
+    for entity in _objects(entities.get("mentions")):
+        username = entity.get("username")
+        if isinstance(username, str) and _USERNAME.fullmatch(username):
+            found.append(
+                (entity.get("start"), entity.get("end"), f"https://x.com/{username}", None)
             )
-        else:
-            continue
-        found.append((entity.get("start"), entity.get("end"), html))
-    for entity in entities.get("mentions") or []:
-        if isinstance(entity, dict) and re.fullmatch(r"\w{1,15}", str(entity.get("username", ""))):
-            username = entity["username"]
-            html = format_html(
-                '<a href="https://x.com/{}" rel="noopener noreferrer nofollow" target="_blank">@{}</a>',
-                username,
-                username,
-            )
-            found.append((entity.get("start"), entity.get("end"), html))
-    for kind, prefix, path in (("hashtags", "#", "hashtag/"), ("cashtags", "$", "search?q=%24")):
-        for entity in entities.get(kind) or []:
-            if isinstance(entity, dict) and isinstance(entity.get("tag"), str):
-                tag = entity["tag"]
-                html = format_html(
-                    '<a href="https://x.com/{}{}" rel="noopener noreferrer nofollow" target="_blank">{}{}</a>',
-                    path,
-                    quote(tag),
-                    prefix,
-                    tag,
-                )
-                found.append((entity.get("start"), entity.get("end"), html))
-    spans, last_end = [], 0
-    for start, end, html in sorted(
-        (s for s in found if isinstance(s[0], int) and isinstance(s[1], int)), key=lambda s: s[0]
+    for kind, path in (("hashtags", "hashtag/"), ("cashtags", "search?q=%24")):
+        for entity in _objects(entities.get(kind)):
+            tag = entity.get("tag")
+            if isinstance(tag, str) and tag:
+                href = f"https://x.com/{path}{quote(tag, safe='')}"
+                found.append((entity.get("start"), entity.get("end"), href, None))
+    spans: list[_Span] = []
+    last_end = 0
+    for raw_start, raw_end, href, label in sorted(
+        found, key=lambda s: _index(s[0]) if _index(s[0]) is not None else -1
     ):
-        if 0 <= start < end <= len(text) and start >= last_end:
-            spans.append((start, end, html))
-            last_end = end
+        start, end = _index(raw_start), _index(raw_end)
+        if start is None or end is None or not (last_end <= start < end <= len(text)):
+            continue
+        spans.append(_Span(start, end, href, text[start:end] if label is None else label))
+        last_end = end
     return spans
 
 
+def _objects(value: object) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def message_html(event: DmEvent, hidden_posts: set[str] | None = None) -> SafeString:
+    """The message's text, escaped, with links for its entities (`hidden_posts`: ids of shared
+    posts shown as cards, whose own link is left out of the text)."""
     text = event.text or ""
     entities = event.entities if isinstance(event.entities, dict) else {}
     parts, position = [], 0
-    for start, end, html in _spans(text, entities, hidden_posts or set()):
-        parts.append(escape(text[position:start]))
-        parts.append(html)
-        position = end
+    for span in _spans(text, entities, hidden_posts or set()):
+        parts.append(escape(text[position : span.start]))
+        if span.href:
+            parts.append(
+                format_html(
+                    '<a href="{}" rel="noopener noreferrer nofollow" target="_blank">{}</a>',
+                    span.href,
+                    span.label,
+                )
+            )
+        position = span.end
     parts.append(escape(text[position:]))
     return mark_safe("".join(parts).strip())  # noqa: S308 - every piece is escaped or format_html
 
 
-def preview_text(event: DmEvent) -> str:
-    """The message as one plain line for the inbox, without the links its attachments stand for."""
-    text = event.text or ""
-    entities = event.entities if isinstance(event.entities, dict) else {}
-    hidden = {p.x_id for p in event.shared_posts.all()}
-    for start, end, html in reversed(_spans(text, entities, hidden)):
-        if not html:
-            text = text[:start] + text[end:]
-    return " ".join(text.split())
+def plain_text(text: str, entities: object, hidden_posts: set[str] | None = None) -> str:
+    """Text with its links as they are shown (display URLs, not raw t.co) and without the links
+    its attachments and post cards stand for; not escaped (the template does that). For places
+    that are already a link as a whole: the inbox row, a shared post's card."""
+    text = text or ""
+    parts, position = [], 0
+    for span in _spans(text, entities if isinstance(entities, dict) else {}, hidden_posts or set()):
+        parts.extend((text[position : span.start], span.label))
+        position = span.end
+    parts.append(text[position:])
+    return "".join(parts).strip()
+
+
+def preview_text(event: DmEvent, hidden_posts: set[str] | None = None) -> str:
+    """The message as one plain line for the inbox."""
+    return " ".join(plain_text(event.text, event.entities, hidden_posts).split())
 
 
 def display_name(user: XUser | None, fallback_id: str = "") -> str:
@@ -163,28 +194,23 @@ def timeline(
     events: list[DmEvent], people: dict[str, XUser], me: str, after: DmEvent | None = None
 ) -> list[Block]:
     """Blocks for `events` (oldest first). `after` is the event just before them, if shown, so a
-    page that continues a day or a sender's run does not repeat the separator."""
+    page that continues a day does not repeat the separator. A day separator or a system line
+    ends a run of one sender's messages; nothing but a new day starts a separator."""
     blocks: list[Block] = []
     previous = after
     for event in events:
-        if (
-            previous is None
-            or timezone.localtime(previous.created_at).date()
-            != timezone.localtime(event.created_at).date()
-        ):
+        if previous is None or _day(previous) != _day(event):
             blocks.append(Block("day", label=day_label(event.created_at)))
-            previous = None
+        previous = event
         if event.event_type != DmEvent.MESSAGE_CREATE:
             blocks.append(Block("system", label=system_line(event, people), events=[event]))
-            previous = None
             continue
         last = blocks[-1] if blocks else None
         if (
             last is not None
             and last.kind == "messages"
-            and previous is not None
             and last.sender_x_id == event.sender_x_id
-            and event.created_at - previous.created_at < GROUP_GAP
+            and event.created_at - last.events[-1].created_at < GROUP_GAP
         ):
             last.events.append(event)
         else:
@@ -197,8 +223,11 @@ def timeline(
                     events=[event],
                 )
             )
-        previous = event
     return blocks
+
+
+def _day(event: DmEvent):
+    return timezone.localtime(event.created_at).date()
 
 
 def system_line(event: DmEvent, people: dict[str, XUser]) -> str:
@@ -214,7 +243,12 @@ def system_line(event: DmEvent, people: dict[str, XUser]) -> str:
 
 
 def conversation_title(participants: list[XUser], me: str) -> str:
-    others = [p for p in participants if p.x_id != me]
+    """ "Ana", "Ana and Ben", "Ana, Ben and 4 others": the same for a conversation wherever it is
+    shown, whatever order the participants were read in; accounts X no longer returns last."""
+    others = sorted(
+        (p for p in participants if p.x_id != me),
+        key=lambda p: (p.unavailable or not p.name, display_name(p).casefold(), p.x_id.zfill(19)),
+    )
     if not others:
         return "Just you"
     names = [display_name(p) for p in others]

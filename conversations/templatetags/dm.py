@@ -14,7 +14,15 @@ def dm_text(event) -> SafeString:
 
 @register.filter
 def preview(event) -> str:
-    return rendering.preview_text(event)
+    """The inbox's one-line preview; a shared post's own link is left to its "Post" marker."""
+    return rendering.preview_text(event, {p.x_id for p in event.shared_posts.all()})
+
+
+@register.filter
+def post_text(post) -> str:
+    """A shared post's text for its card (itself one link): links as X shows them, not raw t.co;
+    its photo and video links (url entities with a media_key) left out."""
+    return rendering.plain_text(post.text, post.entities)
 
 
 @register.filter
