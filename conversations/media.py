@@ -73,6 +73,29 @@ def proxy(url: str, *, max_bytes: int, token: str = "") -> HttpResponse:
     return response
 
 
+# X's DM media download endpoint answers application/octet-stream; browsers show an image or
+# play a video only when told what it is (we send nosniff), so read it from the file's first bytes.
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def _sniffed(path) -> str:
+    with open(path, "rb") as file:
+        head = file.read(16)
+    for signature, content_type in _SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        return "video/mp4"
+    return "application/octet-stream"
+
+
 def _download(url: str, path, *, max_bytes: int, token: str) -> str | None:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
@@ -95,7 +118,7 @@ def _download(url: str, path, *, max_bytes: int, token: str) -> str | None:
                         return None
                     out.write(chunk)
             os.replace(tmp, path)
-            return content_type
+            return _sniffed(path) if content_type == "application/octet-stream" else content_type
     except requests.RequestException as exc:
         logger.info("Media fetch failed: %s", type(exc).__name__)
         return None

@@ -1,14 +1,12 @@
 """Reader views: thin. Reads go through queries.py, writes through sync.py (via tasks)."""
 
 import re
-from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -18,7 +16,6 @@ from dmreader import xauth
 
 _EVENT_ID = re.compile(r"^[0-9]{1,19}$")
 _USERNAME = re.compile(r"^@?(\w{1,15})$")
-WINDOW = timedelta(days=30)
 
 
 def _vary(response: HttpResponse) -> HttpResponse:
@@ -108,6 +105,10 @@ def conversation(request: HttpRequest, x_id: str) -> HttpResponse:
     return _vary(render(request, "conversation.html", context))
 
 
+def _creates(convo: Conversation, event) -> bool:
+    return convo.is_group and convo.x_id.isdigit() and int(event.x_id) == int(convo.x_id) + 4
+
+
 def _history_exhausted(owner, convo: Conversation) -> bool:
     """Nothing older to ask X for: the conversation's own endpoint said so, or the inbox backfill
     already walked X's whole window (every conversation's events in it are cached)."""
@@ -144,10 +145,9 @@ def _conversation_context(
         "found_newest": page.found_newest,
         "newer_only": newer_only,
         "ended": ended,
-        # X's window cut the history short if the oldest event it gave is near the window's edge.
-        "window_cut": ended
-        and oldest is not None
-        and oldest.created_at < timezone.now() - WINDOW + timedelta(days=1),
+        # Only a group's creation proves a beginning (its id is the creating event's minus 4,
+        # CONTRACT.md §3.3); otherwise X's 30-day window may have cut the history short.
+        "beginning": ended and oldest is not None and _creates(convo, oldest),
         "waiting_until": outcome.retry_at
         if outcome and outcome.status == SyncState.WAITING
         else None,
