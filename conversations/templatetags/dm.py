@@ -12,6 +12,15 @@ def dm_text(event) -> SafeString:
     return rendering.message_html(event, {p.x_id for p in event.shared_posts.all()})
 
 
+@register.simple_tag
+def system_text(event, participants) -> str:
+    """ "@ana added @ben", "@cy left": a join or leave, named from the conversation's people."""
+    people = {p.x_id: p for p in participants}
+    if event.sender is not None:
+        people.setdefault(event.sender_x_id, event.sender)
+    return rendering.system_line(event, people)
+
+
 @register.filter
 def preview(event) -> str:
     """The inbox's one-line preview; a shared post's own link is left to its "Post" marker."""

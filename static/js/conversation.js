@@ -19,16 +19,28 @@
   // htmx puts older messages above what is on screen; without this the page would jump by their
   // height. Measured from the bottom, the distance stays the same.
   let fromBottom = null;
+  let joint = null; // the first thing shown before the older page arrived
   document.addEventListener("htmx:beforeSwap", (event) => {
-    if (event.detail.target.classList.contains("load-older")) {
+    const target = event.detail.target;
+    if (event.detail.shouldSwap && target.classList.contains("load-older")) {
       fromBottom = root.scrollHeight - window.scrollY;
+      joint = target.nextElementSibling;
     }
   });
   document.addEventListener("htmx:afterSwap", () => {
-    if (fromBottom !== null) {
-      window.scrollTo(0, root.scrollHeight - fromBottom);
-      fromBottom = null;
+    if (fromBottom === null) return;
+    // Each page starts with its day's separator: where the older page ends on that same day,
+    // the day keeps one separator, above its first message.
+    if (joint && joint.classList.contains("day")) {
+      let previous = joint.previousElementSibling;
+      while (previous && !previous.classList.contains("day")) {
+        previous = previous.previousElementSibling;
+      }
+      if (previous && previous.textContent === joint.textContent) joint.remove();
     }
+    window.scrollTo(0, root.scrollHeight - fromBottom);
+    fromBottom = null;
+    joint = null;
   });
 
   function lightbox() {
