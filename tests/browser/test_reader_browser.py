@@ -308,6 +308,11 @@ def test_a_chat_opened_by_username_shows_hostile_text_as_text_and_scrolls_back_t
     expect(newest.locator(".bubble")).to_have_text(HOSTILE)
     expect(newest).to_be_in_viewport()  # it opens at the newest message
     assert page.locator("#thread script, #thread img[src='x']").count() == 0
+    # Scrolled down, the conversation's header sticks right below the app's, not under it.
+    assert page.evaluate(
+        "document.querySelector('.conversation-head').getBoundingClientRect().top"
+        " - document.querySelector('.app-header').getBoundingClientRect().bottom"
+    ) == pytest.approx(0, abs=1)
     snap(page, "reader-hostile")
 
     # Scroll up to the beginning: every event once, in order, and the screen never jumps.
