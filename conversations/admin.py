@@ -1,0 +1,656 @@
+"""The admin for operators: the DM cache, read-only, built for a million cached events.
+
+Every changelist runs the same few queries whatever the size of the cache:
+- related rows come in the page's own query (list_select_related, and an annotation for the
+  owner's @username), never one query per row;
+- no filter lists the distinct values or the rows of a big table: event types and sync outcomes
+  are fixed lists, dates are relative links, and a conversation, sender or account is chosen by
+  following a link from its own row (the filter then shows that one only);
+- counting stops at CappedCountPaginator.cap, the unfiltered total is never counted
+  (show_full_result_count) and facet counts are off;
+- lists are in an order an index walks (the primary key; an account's or a conversation's
+  events by time), and only columns an index sorts can be sorted by.
+
+The cache is written only by sync.py, so nothing here adds, changes or deletes a row.
+"""
+
+import json
+import re
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.db.models import F, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+
+from conversations.models import (
+    Conversation,
+    DmEvent,
+    Media,
+    SharedPost,
+    SyncRun,
+    SyncState,
+    XUser,
+)
+
+
+class AtLeast(int):
+    """A count that stopped early: the admin prints it as "10000+"."""
+
+    def __str__(self) -> str:
+        return f"{int(self)}+"
+
+
+def capped_count(queryset: QuerySet, cap: int = 10_000) -> int:
+    """COUNT over at most `cap` + 1 rows: the exact count below the cap, AtLeast(cap) above it."""
+    counted = queryset[: cap + 1].count()
+    return AtLeast(cap) if counted > cap else counted
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most `cap` rows, so a page of a million-row table never runs COUNT(*) over all
+    of them. Past the cap the count reads "10000+" and the page links stop there (so OFFSET is
+    bounded too); filters and search narrow a list down to what can be paged."""
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return capped_count(self.object_list, self.cap)
+
+
+def pretty_json(value: Any) -> str:
+    """JSON as X sent it, indented, escaped, in a <pre>: read-only, never trusted as markup."""
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def changelist_url(model: type, **filters: object) -> str:
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    query = "&".join(f"{name}__id__exact={value}" for name, value in filters.items())
+    return f"{url}?{query}" if query else url
+
+
+def account_link(account_id: int | None, username: str | None, owner_id: int) -> str:
+    if account_id is None:
+        return f"user {owner_id}"
+    url = reverse("admin:dmreader_xaccount_change", args=[account_id])
+    return format_html('<a href="{}">@{}</a>', url, username)
+
+
+class ChosenOnlyFilter(admin.RelatedFieldListFilter):
+    """A filter on a foreign key into a big table (`?conversation__id__exact=…`). It never lists
+    the table: it appears once a row is chosen, by a link from that row ("events" on a
+    conversation, the conversation column of an event), and offers to clear it."""
+
+    def has_output(self) -> bool:
+        # Django hides (and so does not apply) a filter with a single choice.
+        return self.lookup_val is not None or bool(self.lookup_val_isnull)
+
+    def field_choices(self, field, request, model_admin):
+        chosen = [value for value in self.lookup_val or [] if value.isdigit()]
+        return self.choices_for(field, chosen) if chosen else []
+
+    def choices_for(self, field, pks: list[str]) -> list[tuple[int, str]]:
+        rows = field.remote_field.model._default_manager.filter(pk__in=pks)
+        return [(row.pk, str(row)) for row in rows]
+
+
+class AccountFilter(ChosenOnlyFilter):
+    """`?owner__id__exact=…`, shown as the account's @username."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "account"
+
+    def choices_for(self, field, pks: list[str]) -> list[tuple[int, str]]:
+        users = get_user_model().objects.filter(pk__in=pks)
+        return [
+            (pk, f"@{username}" if username else f"user {pk}")
+            for pk, username in users.values_list("pk", "x_account__username")
+        ]
+
+
+class FixedChoicesFilter(admin.SimpleListFilter):
+    """A filter on a text column whose values are known: the default one would SELECT DISTINCT
+    over the whole table to find them."""
+
+    field = ""
+    known: tuple[tuple[str, str], ...] = ()
+    other = ""  # label for values outside `known` (stored as sent, e.g. new event types)
+
+    def lookups(self, request, model_admin):
+        return [*self.known, *([("__other__", self.other)] if self.other else [])]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == "__other__":
+            return queryset.exclude(**{f"{self.field}__in": [key for key, _ in self.known]})
+        return queryset.filter(**{self.field: value})
+
+
+class EventTypeFilter(FixedChoicesFilter):
+    title = "event type"
+    parameter_name = field = "event_type"
+    known = (
+        (DmEvent.MESSAGE_CREATE, "Message"),
+        (DmEvent.PARTICIPANTS_JOIN, "Participants joined"),
+        (DmEvent.PARTICIPANTS_LEAVE, "Participants left"),
+    )
+    other = "Other (unknown to us)"
+
+
+class MediaTypeFilter(FixedChoicesFilter):
+    title = "type"
+    parameter_name = field = "type"
+    known = ((Media.PHOTO, "Photo"), (Media.VIDEO, "Video"), (Media.ANIMATED_GIF, "GIF"))
+
+
+class SyncKindFilter(FixedChoicesFilter):
+    title = "kind"
+    parameter_name = field = "kind"
+    known = (("inbox", "Inbox"), ("full", "Full resync"), ("conversation", "Conversation"))
+
+
+class SyncOutcomeFilter(FixedChoicesFilter):
+    title = "outcome"
+    parameter_name = field = "outcome"
+    known = (
+        (SyncState.IDLE, "Finished"),
+        (SyncState.WAITING, "Stopped for the rate limit"),
+        (SyncState.FAILED, "Failed"),
+        (SyncState.NEEDS_REAUTH, "Needs sign-in"),
+        ("unfinished", "Unfinished (running, or its worker died)"),
+    )
+
+    def queryset(self, request, queryset):
+        if self.value() == "unfinished":
+            return queryset.filter(outcome="")
+        return super().queryset(request, queryset)
+
+
+class HasErrorFilter(admin.SimpleListFilter):
+    title = "errors"
+    parameter_name = "has_error"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "With errors"), ("no", "Without errors")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(error="")
+        if self.value() == "no":
+            return queryset.filter(error="")
+        return queryset
+
+
+class SortableOnlyChangeList(ChangeList):
+    """Django sorts by any column a URL names in ?o=, sortable or not; here only by the columns
+    in sortable_by, the ones an index sorts."""
+
+    def get_ordering_field(self, field_name):
+        if field_name not in self.sortable_by:
+            return None
+        return super().get_ordering_field(field_name)
+
+
+class CachedRowAdmin(admin.ModelAdmin):
+    """Read-only pages over one kind of cached row. Every row has an owner, shown as the
+    account's @username through an annotation (one join, no query per row)."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    ordering = ("-pk",)
+    sortable_by: tuple[str, ...] = ()
+    # Nothing here is editable; should that change, no widget lists a big table in a <select>.
+    raw_id_fields: tuple[str, ...] = ("owner",)
+    # An id typed into the search box is looked up through the (owner, id) unique index.
+    id_field: str | None = "x_id"
+    id_pattern = re.compile(r"^\d{1,19}$")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                owner_username=F("owner__x_account__username"),
+                owner_account_id=F("owner__x_account__id"),
+            )
+        )
+
+    def get_changelist(self, request, **kwargs):
+        return SortableOnlyChangeList
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Cached rows go with their owner: delete the user (see dmreader/admin.py).
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if self.id_field and self.id_pattern.match(term):
+            # Exact, and through the unique (owner, id) index: listing the owners (a few) lets
+            # the database probe it once per owner instead of scanning every row for the id.
+            owners = get_user_model().objects.values("pk")
+            return queryset.filter(**{self.id_field: term, "owner__in": owners}), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="account")
+    def account(self, obj) -> str:
+        return account_link(obj.owner_account_id, obj.owner_username, obj.owner_id)
+
+    @admin.display(description="raw (as X sent it)")
+    def raw_json(self, obj) -> str:
+        return pretty_json(obj.raw)
+
+
+@admin.register(Conversation)
+class ConversationAdmin(CachedRowAdmin):
+    list_display = (
+        "x_id",
+        "account",
+        "is_group",
+        "participant_list",
+        "last_event_at",
+        "history_complete",
+        "events",
+    )
+    list_filter = ("is_group", "history_complete", ("owner", AccountFilter))
+    list_select_related = ("owner",)
+    # The inbox index (owner, -last_event_at) serves this within an account; across accounts
+    # there are thousands of conversations, not millions.
+    ordering = (F("last_event_at").desc(nulls_last=True),)
+    sortable_by = ("last_event_at",)
+    search_fields = ("=x_id",)
+    id_pattern = re.compile(r"^\d{1,19}(-\d{1,19})?$")
+    search_help_text = "A conversation id: 123-456 for a one-to-one, a single number for a group."
+    raw_id_fields = ("owner", "last_event", "participants")
+    fields = (
+        "x_id",
+        "account",
+        "is_group",
+        "participant_list",
+        "last_event",
+        "last_event_at",
+        "history_token",
+        "history_complete",
+        "events",
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("participants")
+
+    @admin.display(description="participants")
+    def participant_list(self, obj: Conversation) -> str:
+        return ", ".join(str(user) for user in obj.participants.all())
+
+    @admin.display(description="events")
+    def events(self, obj: Conversation) -> str:
+        return format_html('<a href="{}">events</a>', changelist_url(DmEvent, conversation=obj.pk))
+
+
+@admin.register(DmEvent)
+class DmEventAdmin(CachedRowAdmin):
+    list_display = (
+        "x_id",
+        "event_type",
+        "created_at",
+        "account",
+        "conversation_events",
+        "sender_events",
+        "short_text",
+    )
+    list_filter = (
+        EventTypeFilter,
+        ("created_at", admin.DateFieldListFilter),
+        ("conversation", ChosenOnlyFilter),
+        ("sender", ChosenOnlyFilter),
+        ("owner", AccountFilter),
+    )
+    list_select_related = ("conversation", "sender")
+    # Text search is a scan (LIKE '%…%'): an id is the fast way in.
+    search_fields = ("text",)
+    search_help_text = (
+        "An event id (digits only) finds that event; anything else searches the text. Newest "
+        "cached first; a conversation's or an account's events are listed newest first."
+    )
+    raw_id_fields = ("owner", "conversation", "sender", "media", "shared_posts")
+    fields = (
+        "x_id",
+        "event_type",
+        "created_at",
+        "account",
+        "conversation",
+        "sender",
+        "sender_x_id",
+        "text",
+        "participant_ids",
+        "media_list",
+        "shared_post_list",
+        "entities_json",
+        "raw_json",
+        "cached_at",
+    )
+
+    def get_queryset(self, request):
+        # The detail page shows the conversation and sender too: fetched in the same query.
+        return super().get_queryset(request).select_related("conversation", "sender")
+
+    def get_ordering(self, request):
+        # Only orders an index walks: a conversation's events by time (dmevent_conversation_time),
+        # an account's by X id, which is time order (dmevent_owner_sort); across the whole cache
+        # the order they were cached in (the primary key), as no index sorts them all by time.
+        if "conversation__id__exact" in request.GET:
+            return ("-created_at", "-sort_id")
+        if "owner__id__exact" in request.GET:
+            return ("-sort_id",)
+        return ("-pk",)
+
+    def get_sortable_by(self, request):
+        return ("created_at",) if "conversation__id__exact" in request.GET else ()
+
+    @admin.display(description="conversation")
+    def conversation_events(self, obj: DmEvent) -> str:
+        url = changelist_url(DmEvent, conversation=obj.conversation_id)
+        return format_html(
+            '<a href="{}" title="Events in this conversation">{}</a>', url, obj.conversation
+        )
+
+    @admin.display(description="sender")
+    def sender_events(self, obj: DmEvent) -> str:
+        if obj.sender_id is None:
+            return obj.sender_x_id or "-"
+        url = changelist_url(DmEvent, sender=obj.sender_id)
+        return format_html('<a href="{}" title="Events this user sent">{}</a>', url, obj.sender)
+
+    @admin.display(description="text")
+    def short_text(self, obj: DmEvent) -> str:
+        return Truncator(obj.text).chars(80)
+
+    @admin.display(description="media")
+    def media_list(self, obj: DmEvent) -> str:
+        return linked_list(Media, obj.media.all())
+
+    @admin.display(description="shared posts")
+    def shared_post_list(self, obj: DmEvent) -> str:
+        return linked_list(SharedPost, obj.shared_posts.all())
+
+    @admin.display(description="entities")
+    def entities_json(self, obj: DmEvent) -> str:
+        return pretty_json(obj.entities)
+
+
+def linked_list(model: type, rows) -> str:
+    name = f"admin:{model._meta.app_label}_{model._meta.model_name}_change"
+    return (
+        format_html_join(
+            ", ", '<a href="{}">{}</a>', ((reverse(name, args=[row.pk]), row) for row in rows)
+        )
+        or "-"
+    )
+
+
+@admin.register(XUser)
+class XUserAdmin(CachedRowAdmin):
+    list_display = (
+        "x_id",
+        "username",
+        "name",
+        "account",
+        "unavailable",
+        "protected",
+        "verified",
+        "updated_at",
+        "events_sent",
+    )
+    list_filter = ("unavailable", "protected", "verified", ("owner", AccountFilter))
+    list_select_related = ("owner",)
+    search_fields = ("^username", "^name")
+    search_help_text = "An X user id (digits only), or the start of a username or name."
+    fields = (
+        "x_id",
+        "username",
+        "name",
+        "account",
+        "profile_image_url",
+        "description",
+        "location",
+        "url",
+        "created_at",
+        "protected",
+        "verified",
+        "verified_type",
+        "unavailable",
+        "metrics_json",
+        "raw_json",
+        "updated_at",
+        "events_sent",
+    )
+
+    @admin.display(description="public metrics")
+    def metrics_json(self, obj: XUser) -> str:
+        return pretty_json(obj.public_metrics)
+
+    @admin.display(description="events")
+    def events_sent(self, obj: XUser) -> str:
+        return format_html('<a href="{}">sent</a>', changelist_url(DmEvent, sender=obj.pk))
+
+
+@admin.register(Media)
+class MediaAdmin(CachedRowAdmin):
+    list_display = ("media_key", "type", "account", "size", "duration_ms", "short_alt_text")
+    list_filter = (MediaTypeFilter, ("owner", AccountFilter))
+    list_select_related = ("owner",)
+    search_fields = ("=media_key",)
+    id_field = "media_key"
+    id_pattern = re.compile(r"^\d{1,3}_\d{1,19}$")
+    search_help_text = "A media key, such as 3_1234567890."
+    fields = (
+        "media_key",
+        "type",
+        "account",
+        "url",
+        "preview_image_url",
+        "width",
+        "height",
+        "duration_ms",
+        "alt_text",
+        "variants_json",
+        "metrics_json",
+        "raw_json",
+    )
+
+    @admin.display(description="size")
+    def size(self, obj: Media) -> str:
+        return f"{obj.width}x{obj.height}" if obj.width and obj.height else "-"
+
+    @admin.display(description="alt text")
+    def short_alt_text(self, obj: Media) -> str:
+        return Truncator(obj.alt_text).chars(60)
+
+    @admin.display(description="variants")
+    def variants_json(self, obj: Media) -> str:
+        return pretty_json(obj.variants)
+
+    @admin.display(description="public metrics")
+    def metrics_json(self, obj: Media) -> str:
+        return pretty_json(obj.public_metrics)
+
+
+@admin.register(SharedPost)
+class SharedPostAdmin(CachedRowAdmin):
+    list_display = ("x_id", "author", "account", "short_text", "created_at", "unavailable")
+    list_filter = ("unavailable", ("owner", AccountFilter))
+    list_select_related = ("owner", "author")
+    search_fields = ("text",)
+    search_help_text = "A post id (digits only), or words of its text."
+    raw_id_fields = ("owner", "author")
+    fields = (
+        "x_id",
+        "author",
+        "author_x_id",
+        "account",
+        "text",
+        "created_at",
+        "lang",
+        "unavailable",
+        "entities_json",
+        "referenced_json",
+        "metrics_json",
+        "raw_json",
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+    @admin.display(description="text")
+    def short_text(self, obj: SharedPost) -> str:
+        return Truncator(obj.text).chars(80)
+
+    @admin.display(description="entities")
+    def entities_json(self, obj: SharedPost) -> str:
+        return pretty_json(obj.entities)
+
+    @admin.display(description="referenced posts")
+    def referenced_json(self, obj: SharedPost) -> str:
+        return pretty_json(obj.referenced_tweets)
+
+    @admin.display(description="public metrics")
+    def metrics_json(self, obj: SharedPost) -> str:
+        return pretty_json(obj.public_metrics)
+
+
+@admin.register(SyncState)
+class SyncStateAdmin(CachedRowAdmin):
+    list_display = (
+        "account",
+        "status",
+        "backfill_complete",
+        "events_stored",
+        "pages",
+        "requests_made",
+        "rate",
+        "rate_reset_at",
+        "last_started_at",
+        "last_success_at",
+        "lease_until",
+        "short_error",
+    )
+    list_filter = ("status", "backfill_complete")
+    list_select_related = ("owner",)
+    sortable_by = ("last_started_at", "last_success_at")
+    search_fields = ("owner__x_account__username",)
+    id_field = None
+    search_help_text = "An account's username."
+    fields = (
+        "account",
+        "status",
+        "last_started_at",
+        "last_success_at",
+        "error",
+        "backfill_complete",
+        "pass_token",
+        "pass_stop_id",
+        "pass_started_at",
+        "lease_until",
+        "pages",
+        "events_stored",
+        "requests_made",
+        "rate",
+        "rate_reset_at",
+        "updated_at",
+        "runs",
+    )
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, search_term.strip().lstrip("@"))
+
+    @admin.display(description="rate limit left")
+    def rate(self, obj: SyncState) -> str:
+        if obj.rate_limit is None:
+            return "-"
+        return (
+            f"{obj.rate_remaining if obj.rate_remaining is not None else '?'} of {obj.rate_limit}"
+        )
+
+    @admin.display(description="last error")
+    def short_error(self, obj: SyncState) -> str:
+        return Truncator(obj.last_error).chars(80)
+
+    @admin.display(description="last error")
+    def error(self, obj: SyncState) -> str:
+        return format_html("<pre>{}</pre>", obj.last_error) if obj.last_error else "-"
+
+    @admin.display(description="sync runs")
+    def runs(self, obj: SyncState) -> str:
+        return format_html('<a href="{}">runs</a>', changelist_url(SyncRun, owner=obj.owner_id))
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(CachedRowAdmin):
+    list_display = (
+        "started_at",
+        "account",
+        "kind",
+        "outcome",
+        "duration",
+        "events_stored",
+        "pages",
+        "requests_made",
+        "short_error",
+    )
+    list_filter = (
+        SyncOutcomeFilter,
+        SyncKindFilter,
+        HasErrorFilter,
+        ("started_at", admin.DateFieldListFilter),
+        ("owner", AccountFilter),
+    )
+    list_select_related = ("owner",)
+    # Runs are numbered in the order they started: the primary key orders them for free.
+    search_fields = ("error",)
+    id_field = None
+    search_help_text = "Words of the error."
+    fields = (
+        "account",
+        "kind",
+        "started_at",
+        "finished_at",
+        "duration",
+        "outcome",
+        "events_stored",
+        "pages",
+        "requests_made",
+        "error_text",
+    )
+
+    @admin.display(description="duration")
+    def duration(self, obj: SyncRun) -> str:
+        if obj.finished_at is None:
+            return "-"
+        seconds = (obj.finished_at - obj.started_at).total_seconds()
+        return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+    @admin.display(description="error")
+    def short_error(self, obj: SyncRun) -> str:
+        return Truncator(obj.error.splitlines()[0] if obj.error else "").chars(80)
+
+    @admin.display(description="error")
+    def error_text(self, obj: SyncRun) -> str:
+        return format_html("<pre>{}</pre>", obj.error) if obj.error else "-"
