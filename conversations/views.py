@@ -82,7 +82,7 @@ def conversation(request: HttpRequest, x_id: str) -> HttpResponse:
     anchor = queries.event(request.user, convo, value) if value else None
     if name == "after":
         page = queries.events_after(request.user, convo, anchor)
-        context = _conversation_context(request, convo, page, newer_only=True)
+        context = _conversation_context(request, convo, page, ended=False, newer_only=True)
         return _vary(render(request, "conversation.html#newer", context))
     if name == "around":
         older = queries.events_before(request.user, convo, anchor, limit=queries.PAGE // 2)
@@ -92,13 +92,16 @@ def conversation(request: HttpRequest, x_id: str) -> HttpResponse:
             found_oldest=older.found_oldest,
             found_newest=newer.found_newest,
         )
+        exhausted = page.found_oldest and _history_exhausted(request.user, convo)
     else:
         page = queries.events_before(request.user, convo, anchor)
-        if page.found_oldest and not _history_exhausted(request.user, convo):
+        exhausted = page.found_oldest and _history_exhausted(request.user, convo)
+        if page.found_oldest and not exhausted:
             _fetch_older(request, convo)
             convo.refresh_from_db()
             page = queries.events_before(request.user, convo, anchor)
-    context = _conversation_context(request, convo, page)
+            exhausted = page.found_oldest and _history_exhausted(request.user, convo)
+    context = _conversation_context(request, convo, page, ended=exhausted)
     context["highlight"] = anchor.x_id if name == "around" else ""
     if request.htmx and name == "before":
         return _vary(render(request, "conversation.html#older", context))
@@ -124,7 +127,12 @@ def _fetch_older(request: HttpRequest, convo: Conversation) -> None:
 
 
 def _conversation_context(
-    request: HttpRequest, convo: Conversation, page: queries.Page, *, newer_only: bool = False
+    request: HttpRequest,
+    convo: Conversation,
+    page: queries.Page,
+    *,
+    ended: bool,
+    newer_only: bool = False,
 ) -> dict:
     me = _me(request)
     participants = list(convo.participants.all())
@@ -132,7 +140,6 @@ def _conversation_context(
     for event in page.events:
         if event.sender is not None:
             people.setdefault(event.sender_x_id, event.sender)
-    ended = not newer_only and page.found_oldest and _history_exhausted(request.user, convo)
     oldest = page.events[0] if page.events else None
     outcome = getattr(request, "fetch_outcome", None)
     return {
