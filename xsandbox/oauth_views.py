@@ -197,16 +197,9 @@ def _exchange_code(request: HttpRequest, client: Client) -> JsonResponse:
     invalid = errors.oauth_error(
         "invalid_request", "Value passed for the authorization code was invalid."
     )
-    value = request.POST.get("code", "")
     with transaction.atomic():
-        code = Grant.objects.filter(
-            token_hash=tokens.digest(value), kind=Grant.CODE, client=client
-        ).first()
-        if code is None or code.revoked_at:
-            return invalid
-        if code.used_at:
-            # A replayed code: RFC 6749 §4.1.2 says revoke what it already produced.
-            _revoke_family(code.family)
+        code = _single_use(Grant.CODE, request.POST.get("code", ""), client)
+        if code is None:
             return invalid
         if code.expires_at <= clock.now() or request.POST.get("redirect_uri") != code.redirect_uri:
             return invalid
@@ -232,20 +225,25 @@ def _verifier_matches(verifier: str, code: Grant) -> bool:
 
 def _refresh(request: HttpRequest, client: Client) -> JsonResponse:
     invalid = errors.oauth_error("invalid_request", "Value passed for the token was invalid.")
-    value = request.POST.get("refresh_token", "")
     with transaction.atomic():
-        old = Grant.objects.filter(
-            token_hash=tokens.digest(value), kind=Grant.REFRESH, client=client
-        ).first()
-        if old is None or old.revoked_at:
-            return invalid
-        if old.used_at:
-            # Refresh tokens are single-use and rotate; a reused one ends the whole family.
-            _revoke_family(old.family)
+        old = _single_use(Grant.REFRESH, request.POST.get("refresh_token", ""), client)
+        if old is None:
             return invalid
         old.used_at = clock.now()
         old.save(update_fields=["used_at"])
         return _token_response(client, old.user, old.scopes, old.family)
+
+
+def _single_use(kind: str, value: str, client: Client) -> Grant | None:
+    """An unspent code or refresh token of this client. Spending one twice revokes everything
+    its authorization produced: a replayed code (RFC 6749 §4.1.2), a reused rotated refresh token."""
+    grant = Grant.objects.filter(token_hash=tokens.digest(value), kind=kind, client=client).first()
+    if grant is None or grant.revoked_at:
+        return None
+    if grant.used_at:
+        _revoke_family(grant.family)
+        return None
+    return grant
 
 
 def _token_response(client: Client, user: User, scopes: str, family: str) -> JsonResponse:
