@@ -350,3 +350,29 @@ def test_signing_in_queues_the_first_sync_and_the_worker_runs_it(sandbox):
     assert worker.returncode == 0, worker.stderr[-2000:]
     assert SyncState.objects.get(owner=jonas).status == SyncState.IDLE
     assert_cache_equals(jonas, window_truth(sandbox, "jonas_k"))
+
+
+def test_a_read_timeout_is_retried_and_loses_nothing(sandbox, maya, settings):
+    settings.X_TIMEOUT = (5.0, 0.5)
+    sandbox.fault("maya_reads", "slow", count=1, seconds=2)
+    outcome = sync.sync_account(maya.pk)
+    assert outcome.status == SyncState.IDLE
+    run = SyncRun.objects.filter(owner=maya).latest("started_at")
+    assert run.requests_made == math.ceil(len(window_truth(sandbox)["events"]) / 100) + 1
+    assert_cache_equals(maya, window_truth(sandbox))
+
+
+def test_the_syncdms_command_shows_progress_and_a_summary(sandbox, maya):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("syncdms", "--account", "@maya_reads", stdout=out)
+    printed = out.getvalue()
+    assert "@maya_reads:" in printed
+    assert "[" in printed and "pages" in printed and "back to" in printed
+    assert "done:" in printed
+    assert DmEvent.objects.filter(owner=maya).exists()
+    with pytest.raises(Exception, match="No signed-in account @nobody"):
+        call_command("syncdms", "--account", "@nobody", stdout=StringIO())
