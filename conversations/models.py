@@ -69,7 +69,7 @@ class Conversation(models.Model):
         ]
         indexes = [
             # The inbox: an owner's conversations, latest activity first.
-            models.Index(fields=["owner", "-last_event_at"], name="conversation_inbox"),
+            models.Index(fields=["owner", "-last_event_at", "-id"], name="conversation_inbox"),
         ]
 
     def __str__(self) -> str:
@@ -168,6 +168,9 @@ class DmEvent(models.Model):
             ),
             # Incremental sync: the owner's newest cached event id.
             models.Index(fields=["owner", "sort_id"], name="dmevent_owner_sort"),
+            # Search results newest first, and operator-only searches (from:, has:, after:),
+            # read in order and stopped at a page (bench/search_bench.py: 560 ms to 0.2 ms).
+            models.Index(fields=["owner", "-created_at", "-sort_id"], name="dmevent_owner_time"),
         ]
 
     def __str__(self) -> str:

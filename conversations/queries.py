@@ -50,6 +50,21 @@ def event(owner: AbstractBaseUser, conversation: Conversation, x_id: str) -> DmE
     return get_object_or_404(visible_to(owner), conversation=conversation, x_id=x_id)
 
 
+def older_than(created_at, sort_id: str) -> Q:
+    """Strictly before (created_at, sort_id). The redundant `created_at <=` is what lets SQLite and
+    PostgreSQL turn the OR into an index range instead of filtering every row after the anchor
+    (bench/reader_bench.py: a deep page went from 18 to 0.05 ms)."""
+    return Q(created_at__lte=created_at) & (
+        Q(created_at__lt=created_at) | Q(created_at=created_at, sort_id__lt=sort_id)
+    )
+
+
+def newer_than(created_at, sort_id: str) -> Q:
+    return Q(created_at__gte=created_at) & (
+        Q(created_at__gt=created_at) | Q(created_at=created_at, sort_id__gt=sort_id)
+    )
+
+
 def _with_everything(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
     return events.select_related("sender").prefetch_related(
         "media", Prefetch("shared_posts", queryset=SharedPost.objects.select_related("author"))
@@ -63,10 +78,7 @@ def events_before(
     (created_at, sort_id): never OFFSET, so the thousandth page costs what the first does."""
     events = visible_to(owner).filter(conversation=conversation)
     if anchor is not None:
-        events = events.filter(
-            Q(created_at__lt=anchor.created_at)
-            | Q(created_at=anchor.created_at, sort_id__lt=anchor.sort_id)
-        )
+        events = events.filter(older_than(anchor.created_at, anchor.sort_id))
     rows = list(_with_everything(events).order_by("-created_at", "-sort_id")[: limit + 1])
     return Page(
         events=rows[:limit][::-1], found_oldest=len(rows) <= limit, found_newest=anchor is None

@@ -8,6 +8,7 @@ tsvector); text with no word boundaries to index (Chinese, Japanese, emoji, symb
 a substring of the folded text instead, so it is findable on both databases alike.
 """
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -201,7 +202,18 @@ def matching(owner: AbstractBaseUser, query: Query) -> QuerySet[DmEvent]:
     """The owner's events that match: the index narrows by words, filters by the rest."""
     events = queries.visible_to(owner).filter(event_type=DmEvent.MESSAGE_CREATE)
     indexed = [t for t in query.include if t.words]
-    if indexed:
+    if indexed and connection.vendor == "sqlite":
+        # Joined once, the FTS table drives the plan (rare words stay cheap) and bm25() is read
+        # from the join rather than matched again for every row (see _score).
+        events = events.extra(
+            tables=["conversations_dmevent_fts"],
+            where=[
+                "conversations_dmevent_fts.rowid = conversations_dmevent.id",
+                "conversations_dmevent_fts MATCH %s",
+            ],
+            params=[_fts5(indexed)],
+        )
+    elif indexed:
         events = events.filter(_index_match(indexed))
     for text in query.include:
         if not text.words:
@@ -266,20 +278,16 @@ def _index_match(texts: list[Text]) -> Q:
 
 def _score(query: Query) -> RawSQL:
     """Higher is better on both databases."""
-    texts = [t for t in query.include if t.words]
     if connection.vendor == "postgresql":
+        texts = [t for t in query.include if t.words]
         return RawSQL(
             # double precision: a float4 would not round-trip through the keyset cursor exactly.
             "ts_rank(search_vector, to_tsquery('simple', %s))::double precision",
             [_tsquery(texts)],
             output_field=FloatField(),
         )
-    return RawSQL(
-        "(SELECT -bm25(conversations_dmevent_fts) FROM conversations_dmevent_fts"
-        " WHERE conversations_dmevent_fts MATCH %s AND rowid = conversations_dmevent.id)",
-        [_fts5(texts)],
-        output_field=FloatField(),
-    )
+    # The FTS table is joined by matching() whenever there are words to rank by.
+    return RawSQL("-bm25(conversations_dmevent_fts)", [], output_field=FloatField())
 
 
 def _after_cursor(owner: AbstractBaseUser, cursor: str, best: bool) -> Q:
@@ -290,9 +298,7 @@ def _after_cursor(owner: AbstractBaseUser, cursor: str, best: bool) -> Q:
     last = queries.visible_to(owner).filter(x_id=x_id).values("created_at", "sort_id").first()
     if last is None:
         raise SearchError("That page of results no longer exists; search again.")
-    older = Q(created_at__lt=last["created_at"]) | Q(
-        created_at=last["created_at"], sort_id__lt=last["sort_id"]
-    )
+    older = queries.older_than(last["created_at"], last["sort_id"])
     if not best:
         return older
     try:
@@ -326,12 +332,20 @@ def _places(owner: AbstractBaseUser, places: list[str]) -> Q:
     match = Q()
     for place in places:
         if re.fullmatch(r"[0-9]{1,19}(-[0-9]{1,19})?", place):
-            match |= Q(conversation__x_id=place)
+            found = Conversation.objects.filter(owner=owner, x_id=place).values_list(
+                "pk", flat=True
+            )
+            match |= Q(conversation_id__in=list(found))
         elif place.startswith("@"):
             user = queries.x_user_by_username(owner, place[1:])
             if user is None:
                 raise SearchError(f"You have no conversation with {place}.")
-            match |= Q(conversation__x_id="-".join(sorted([user.x_id, me], key=int)))
+            x_id = "-".join(sorted([user.x_id, me], key=int))
+            # By primary key: through a join on x_id no index on events would be used.
+            one_to_one = Conversation.objects.filter(owner=owner, x_id=x_id).values_list(
+                "pk", flat=True
+            )
+            match |= Q(conversation_id__in=list(one_to_one))
         else:
             members = XUser.objects.filter(owner=owner).filter(
                 Q(name__icontains=place) | Q(username__icontains=place)
@@ -398,10 +412,15 @@ def highlight(text: str, texts: list[Text]) -> SafeString:
     return mark_safe("".join(parts))  # noqa: S308 - every piece of the text is escaped
 
 
+@functools.cache
+def _fold_char(char: str) -> str:
+    return normalize(char)
+
+
 def _fold_with_origin(text: str) -> tuple[str, list[int]]:
     folded, origin = [], []
     for index, char in enumerate(text):
-        for piece in normalize(char):
+        for piece in _fold_char(char):
             folded.append(piece)
             origin.append(index)
     return "".join(folded), origin

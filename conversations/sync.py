@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -193,6 +193,17 @@ def _take_lease(owner_id: int) -> bool:
     return claimed == 1
 
 
+def refresh_statistics() -> None:
+    """Let SQLite's query planner know the cache's shape. Without statistics it walks the
+    owner's events in date order probing the full-text index row by row, and a rare word takes
+    seconds at a million events instead of milliseconds (bench/search_bench.py). A sampled
+    ANALYZE costs a few milliseconds; PostgreSQL's autovacuum keeps its own statistics."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA analysis_limit=1000")
+            cursor.execute("ANALYZE conversations_dmevent")
+
+
 def _finish(
     owner_id: int, run: SyncRun, outcome: Outcome, reader: xapi.Reader, *, exclusive: bool
 ) -> None:
@@ -213,6 +224,8 @@ def _finish(
     run.outcome = outcome.status
     run.error = "\n".join([outcome.error, *outcome.progress.problems]).strip()[:10000]
     run.save()
+    if outcome.progress.events:
+        refresh_statistics()
     if outcome.error:
         logger.info("Sync of user %s ended %s: %s", owner_id, outcome.status, outcome.error)
 
