@@ -25,11 +25,23 @@ def visible_to(owner: AbstractBaseUser) -> QuerySet[DmEvent]:
     return DmEvent.objects.filter(owner=owner)
 
 
-def inbox(owner: AbstractBaseUser) -> QuerySet[Conversation]:
-    """The owner's conversations, latest activity first, with what a row shows in flat queries."""
+INBOX_PAGE = 50
+
+
+def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySet[Conversation]:
+    """The owner's conversations, latest activity first, with what a row shows in flat queries;
+    with `after`, those below it (keyset on (last_event_at, id), for the inbox's next page)."""
+    conversations = Conversation.objects.filter(owner=owner, last_event__isnull=False)
+    if after is not None:
+        conversations = conversations.filter(
+            Q(last_event_at__lte=after.last_event_at)
+            & (
+                Q(last_event_at__lt=after.last_event_at)
+                | Q(last_event_at=after.last_event_at, pk__lt=after.pk)
+            )
+        )
     return (
-        Conversation.objects.filter(owner=owner, last_event__isnull=False)
-        .select_related("last_event", "last_event__sender")
+        conversations.select_related("last_event", "last_event__sender")
         .prefetch_related(
             Prefetch("participants", queryset=XUser.objects.order_by("name", "x_id")),
             Prefetch("last_event__media", queryset=Media.objects.only("pk", "type")),

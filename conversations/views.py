@@ -34,7 +34,15 @@ def _me(request: HttpRequest) -> str:
 @require_GET
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
+    """The first page of conversations; ?after=<conversation id> the next one (infinite scroll).
+    Only the first page is re-rendered by the polling while a sync runs."""
     me = _me(request)
+    after = (
+        queries.conversation(request.user, request.GET["after"])
+        if request.GET.get("after")
+        else None
+    )
+    page = list(queries.inbox(request.user, after=after)[: queries.INBOX_PAGE + 1])
     rows = [
         {
             "conversation": c,
@@ -44,10 +52,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "when": rendering.relative_time(c.last_event_at),
             "last_is_mine": c.last_event.sender_x_id == me,
         }
-        for c in queries.inbox(request.user)
+        for c in page[: queries.INBOX_PAGE]
     ]
-    state = SyncState.objects.filter(owner=request.user).first()
-    context = {"rows": rows, "sync": state, "account": getattr(request.user, "x_account", None)}
+    more = rows[-1]["conversation"].x_id if len(page) > queries.INBOX_PAGE else ""
+    context = {"rows": rows, "more": more}
+    if after is not None and request.htmx:
+        return _vary(render(request, "inbox.html#inbox-rows", context))
+    context["sync"] = SyncState.objects.filter(owner=request.user).first()
+    context["account"] = getattr(request.user, "x_account", None)
     template = "inbox.html#inbox-body" if request.htmx else "inbox.html"
     return _vary(render(request, template, context))
 
