@@ -143,6 +143,18 @@ def get_me(*, token: str) -> dict:
     return data
 
 
+def get_user_by_username(*, token: str, username: str) -> dict | None:
+    """GET /2/users/by/username/{username}: who a name belongs to, or None if nobody (X says so
+    in `errors` with a 200)."""
+    body = get(
+        f"/2/users/by/username/{username}", token=token, params={"user.fields": USER_FIELDS}
+    ).body
+    data = body.get("data")
+    if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"].isdigit():
+        return data
+    return None
+
+
 def dm_events_params(pagination_token: str = "") -> dict:
     """Every field and expansion of a DM event page, so nothing X could tell us is left out."""
     params = {

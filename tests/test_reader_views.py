@@ -570,7 +570,7 @@ def test_open_with_a_username_goes_to_the_one_to_one(maya):
 def test_open_with_an_unknown_username_explains_itself(maya):
     response = maya.client.get("/with/", {"who": "@nobody_at_all"})
     assert response.status_code == 404
-    assert "DM Reader does not know @nobody_at_all yet." in response.content.decode()
+    assert "No account called @nobody_at_all was found on X." in response.content.decode()
     assert 'value="@nobody_at_all"' in response.content.decode()
 
 
@@ -636,3 +636,17 @@ def test_the_inbox_costs_the_same_queries_after_new_conversations_arrive(
         after = ROW.findall(maya.client.get("/").content.decode())
     assert len(after) == len(before) + 1
     assert text_of(after[0][1]).startswith("Quinn Adebayo @quiet_quinn now Photo look")
+
+
+def test_open_with_a_username_dm_reader_has_not_seen_asks_x_who_it_is(sandbox, maya):
+    assert not XUser.objects.filter(owner=maya.user, username="lena_fischer").exists()
+    sandbox.admin(
+        "POST",
+        "events",
+        json={"with": ["maya_reads", "lena_fischer"], "sender": "lena_fischer", "text": "found me"},
+    )
+    response = maya.client.get("/with/", {"who": "@lena_fischer"})
+    assert response.status_code == 302
+    conversation = maya.client.get(response["Location"]).content.decode()
+    assert "found me" in conversation
+    assert "Lena Fischer" in conversation

@@ -347,3 +347,24 @@ def test_users_me_with_every_field_it_renders_matches_the_spec(get):
     response = get(ME, {"user.fields": fields + ",username,verified,verified_type"})
     assert response.status_code == 200
     assert_matches_spec(response, ME)
+
+
+@pytest.mark.parametrize(
+    ("username", "status", "found"),
+    [
+        ("theo_park", 200, True),
+        ("THEO_PARK", 200, True),
+        ("nobody_here", 200, False),
+        ("no-such!", 400, None),
+    ],
+)
+def test_user_lookup_by_username_matches_the_spec(get, username, status, found):
+    response = get(
+        f"/2/users/by/username/{username}", {"user.fields": "profile_image_url,created_at"}
+    )
+    assert response.status_code == status
+    body = assert_matches_spec(response, "/2/users/by/username/{username}")
+    if found is True:
+        assert body["data"]["username"] == "theo_park"
+    elif found is False:
+        assert "data" not in body and body["errors"][0]["resource_type"] == "user"

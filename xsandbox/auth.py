@@ -70,6 +70,7 @@ def _bearer_grant(request: HttpRequest) -> Grant | None:
 def _limits(bucket: str) -> tuple[int, int]:
     return {
         "users_me": settings.XSANDBOX_USERS_ME_RATE_LIMIT,
+        "users_lookup": settings.XSANDBOX_USERS_ME_RATE_LIMIT,
         "dm_media": settings.XSANDBOX_MEDIA_RATE_LIMIT,
     }.get(bucket, settings.XSANDBOX_RATE_LIMIT)
 

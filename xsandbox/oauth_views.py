@@ -14,9 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from xsandbox import clock, errors, params, tokens
-from xsandbox import render as x_render
-from xsandbox.auth import api_view
+from xsandbox import clock, errors, tokens
 from xsandbox.models import Client, Grant, User
 
 # Scope names and the words X's consent page uses for them (spec v2.166 securitySchemes).
@@ -286,17 +284,6 @@ def revoke(request: HttpRequest) -> JsonResponse:
             Grant.objects.filter(pk=grant.pk).update(revoked_at=clock.now())
     # RFC 7009: unknown tokens are not an error.
     return JsonResponse({"revoked": True})
-
-
-@require_GET
-@api_view(scopes={"tweet.read", "users.read"}, bucket="users_me")
-def users_me(request: HttpRequest) -> JsonResponse:
-    try:
-        fields = params.parse_users_me_query(request.GET)
-    except params.InvalidParameter as problem:
-        return problem.response()
-    base_url = request.build_absolute_uri("/")
-    return JsonResponse({"data": x_render.user_object(request.x_user, fields, base_url)})
 
 
 @require_GET

@@ -247,16 +247,16 @@ def parse_event_query(params: Mapping[str, str]) -> DmQuery:
     return DmQuery(**_fields(params))
 
 
-# GET /2/users/me (spec v2.166 getUsersMe). Its expansions name posts the sandbox does not model,
-# so they are validated and then have nothing to add.
-USERS_ME_PARAMETERS = ("expansions", "tweet.fields", "user.fields")
-USERS_ME_EXPANSIONS = ("affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id")
+# GET /2/users/me and /2/users/by/username/{username} (spec v2.166). Their expansions name posts
+# the sandbox does not model, so they are validated and then have nothing to add.
+USER_PARAMETERS = ("expansions", "tweet.fields", "user.fields")
+USER_EXPANSIONS = ("affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id")
 
 
-def parse_users_me_query(params: Mapping[str, str]) -> frozenset[str]:
-    """The user.fields of GET /2/users/me; raises InvalidParameter."""
-    _reject_unknown(params, USERS_ME_PARAMETERS)
-    _csv(params, "expansions", USERS_ME_EXPANSIONS)
+def parse_user_query(params: Mapping[str, str]) -> frozenset[str]:
+    """The user.fields of a user lookup; raises InvalidParameter."""
+    _reject_unknown(params, USER_PARAMETERS)
+    _csv(params, "expansions", USER_EXPANSIONS)
     _csv(params, "tweet.fields", TWEET_FIELDS)
     return _csv(params, "user.fields", USER_FIELDS) or frozenset()
 

@@ -1,6 +1,6 @@
 from django.urls import include, path, re_path
 
-from xsandbox import control_views, dm_views, oauth_views
+from xsandbox import control_views, dm_views, oauth_views, users_views
 
 ID = r"(?P<{}>[^/]+)"  # validated by the views, so a bad id gets X's 400 body rather than a 404
 
@@ -9,7 +9,12 @@ urlpatterns = [
     path("i/oauth2/authorize", oauth_views.authorize, name="authorize"),
     path("2/oauth2/token", oauth_views.token, name="token"),
     path("2/oauth2/revoke", oauth_views.revoke, name="revoke"),
-    path("2/users/me", oauth_views.users_me, name="users_me"),
+    path("2/users/me", users_views.users_me, name="users_me"),
+    re_path(
+        r"^2/users/by/username/" + ID.format("username") + "$",
+        users_views.user_by_username,
+        name="user_by_username",
+    ),
     # Direct Message lookup.
     path("2/dm_events", dm_views.dm_events, name="dm_events"),
     re_path(r"^2/dm_events/" + ID.format("event_id") + "$", dm_views.dm_event, name="dm_event"),
