@@ -44,21 +44,11 @@ PAGE = queries.PAGE
 
 
 def inbox_rows(owner, me: str, limit: int | None) -> str:
-    """The first `limit` inbox rows, built as views.inbox builds them, rendered."""
+    """The first `limit` inbox rows, built and rendered as views.inbox does."""
     conversations = queries.inbox(owner)
     if limit is not None:
         conversations = conversations[:limit]
-    rows = [
-        {
-            "conversation": c,
-            "title": rendering.conversation_title(list(c.participants.all()), me),
-            "others": [p for p in c.participants.all() if p.x_id != me][:3],
-            "last": c.last_event,
-            "when": rendering.relative_time(c.last_event_at),
-            "last_is_mine": c.last_event.sender_x_id == me,
-        }
-        for c in conversations
-    ]
+    rows = [rendering.inbox_row(c, me) for c in conversations]
     request = RequestFactory().get("/")
     request.user = owner
     context = {"rows": rows, "sync": SyncState.objects.filter(owner=owner).first()}

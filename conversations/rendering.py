@@ -257,3 +257,16 @@ def conversation_title(participants: list[XUser], me: str) -> str:
     if len(names) == 2:
         return f"{names[0]} and {names[1]}"
     return f"{names[0]}, {names[1]} and {len(names) - 2} other{'s' if len(names) > 3 else ''}"
+
+
+def inbox_row(conversation, me: str) -> dict:
+    """What one inbox row shows of a conversation (queries.inbox prefetches all of it)."""
+    participants = list(conversation.participants.all())
+    return {
+        "conversation": conversation,
+        "title": conversation_title(participants, me),
+        "others": [p for p in participants if p.x_id != me][:3],
+        "last": conversation.last_event,
+        "when": relative_time(conversation.last_event_at),
+        "last_is_mine": conversation.last_event.sender_x_id == me,
+    }

@@ -43,17 +43,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         else None
     )
     page = list(queries.inbox(request.user, after=after)[: queries.INBOX_PAGE + 1])
-    rows = [
-        {
-            "conversation": c,
-            "title": rendering.conversation_title(list(c.participants.all()), me),
-            "others": [p for p in c.participants.all() if p.x_id != me][:3],
-            "last": c.last_event,
-            "when": rendering.relative_time(c.last_event_at),
-            "last_is_mine": c.last_event.sender_x_id == me,
-        }
-        for c in page[: queries.INBOX_PAGE]
-    ]
+    rows = [rendering.inbox_row(c, me) for c in page[: queries.INBOX_PAGE]]
     more = rows[-1]["conversation"].x_id if len(page) > queries.INBOX_PAGE else ""
     context = {"rows": rows, "more": more}
     if after is not None and request.htmx:
