@@ -291,7 +291,9 @@ def test_a_chat_opened_by_username_shows_hostile_text_as_text_and_scrolls_back_t
     open_with = page.get_by_label("Open a conversation with (@username or user id)")
     open_with.fill("@nobody_at_all")
     open_with.press("Enter")
-    expect(page.get_by_role("alert")).to_contain_text("No account called @nobody_at_all was found on X")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "No account called @nobody_at_all was found on X"
+    )
     page.go_back()
     open_with.fill("@theo_park")
     open_with.press("Enter")
