@@ -23,7 +23,7 @@ ALLOWED_TYPES = ("image/", "video/", "application/octet-stream", "application/x-
 
 
 # A legacy DM photo URL (ton.twitter.com) names the event, the media and the file; X's OAuth 2
-# download endpoint takes the same three (CONTRACT.md §4, since v2.160).
+# download endpoint takes the same three (docs/x-api.md §4, since v2.160).
 _TON_PATH = re.compile(r"/1\.1/ton/data/dm/([0-9]{1,19})/([0-9]{1,19})/([A-Za-z0-9_.-]{1,50})$")
 
 

@@ -52,7 +52,7 @@ def _index(value: object) -> int | None:
 
 def _spans(text: str, entities: dict, hidden_posts: set[str]) -> list[_Span]:
     """The entities that fit the text, in order, without overlaps (the first one wins).
-    Indices are Unicode code points, which is what Python's str indexes (CONTRACT.md §3.2).
+    Indices are Unicode code points, which is what Python's str indexes (docs/x-api.md §3.2).
     Mentions, hashtags and cashtags keep the text as written; only their link comes from X."""
     found: list[tuple[object, object, str, str | None]] = []  # label None: the text itself
     for entity in _objects(entities.get("urls")):

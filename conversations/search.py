@@ -24,6 +24,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from conversations import queries
 from conversations.models import Conversation, DmEvent, Media, XUser
+from dmreader import accounts
 
 PAGE = 20
 HAS = {"media", "photo", "video", "gif", "link", "post"}
@@ -309,7 +310,7 @@ def _after_cursor(owner: AbstractBaseUser, cursor: str, best: bool) -> Q:
 
 
 def _senders(owner: AbstractBaseUser, names: list[str]) -> Q:
-    account = getattr(owner, "x_account", None)
+    account = accounts.account_of(owner)
     match = Q()
     for name in names:
         if name.lower() == "me" and account is not None:
@@ -327,7 +328,7 @@ def _senders(owner: AbstractBaseUser, names: list[str]) -> Q:
 
 
 def _places(owner: AbstractBaseUser, places: list[str]) -> Q:
-    account = getattr(owner, "x_account", None)
+    account = accounts.account_of(owner)
     me = account.x_user_id if account else ""
     match = Q()
     for place in places:

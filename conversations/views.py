@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from conversations import media, queries, rendering, search, sync, tasks, xapi
 from conversations.models import Conversation, Media, SyncState
-from dmreader import xauth
+from dmreader import accounts, xauth
 
 _EVENT_ID = re.compile(r"^[0-9]{1,19}$")
 _USERNAME = re.compile(r"^@?(\w{1,15})$")
@@ -24,7 +24,7 @@ def _vary(response: HttpResponse) -> HttpResponse:
 
 
 def _me(request: HttpRequest) -> str:
-    account = getattr(request.user, "x_account", None)
+    account = accounts.account_of(request.user)
     return account.x_user_id if account else ""
 
 
@@ -49,7 +49,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     if after is not None and request.htmx:
         return _vary(render(request, "inbox.html#inbox-rows", context))
     context["sync"] = SyncState.objects.filter(owner=request.user).first()
-    context["account"] = getattr(request.user, "x_account", None)
+    context["account"] = accounts.account_of(request.user)
     template = "inbox.html#inbox-body" if request.htmx else "inbox.html"
     return _vary(render(request, template, context))
 
@@ -155,7 +155,7 @@ def _conversation_context(
         "newer_only": newer_only,
         "ended": ended,
         # Only a group's creation proves a beginning (its id is the creating event's minus 4,
-        # CONTRACT.md §3.3); otherwise X's 30-day window may have cut the history short.
+        # docs/x-api.md §3.3); otherwise X's 30-day window may have cut the history short.
         "beginning": ended and oldest is not None and _creates(convo, oldest),
         "waiting_until": outcome.retry_at
         if outcome and outcome.status == SyncState.WAITING

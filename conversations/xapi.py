@@ -1,4 +1,4 @@
-"""A thin client for the X API v2 endpoints DM Reader reads (shared/x-api/CONTRACT.md).
+"""A thin client for the X API v2 endpoints DM Reader reads (docs/x-api.md).
 
 `get` sends one request and turns every failure into an XApiError subclass whose message is safe
 to show (it never contains a token). `Reader` adds what a sync needs around it: a fresh token
@@ -21,7 +21,7 @@ from requests_oauthlib import OAuth2Session
 
 logger = logging.getLogger(__name__)
 
-# Classic ("tweet") names: the API answers in the vocabulary it is asked in (CONTRACT.md §0.2, §9.1).
+# Classic ("tweet") names: the API answers in the vocabulary it is asked in (docs/x-api.md §0.2, §9.1).
 DM_EVENT_FIELDS = (
     "attachments,created_at,dm_conversation_id,entities,event_type,id,participant_ids,"
     "referenced_tweets,sender_id,text"

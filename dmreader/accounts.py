@@ -10,6 +10,16 @@ from dmreader.models import XAccount
 REQUIRED_SCOPES = {"dm.read", "tweet.read", "users.read"}
 
 
+def account_of(user: AbstractBaseUser | None) -> XAccount | None:
+    """This user's X account, or None (a staff user made with createsuperuser has none)."""
+    if user is None or not user.is_authenticated:
+        return None
+    try:
+        return user.x_account
+    except XAccount.DoesNotExist:
+        return None
+
+
 def missing_scopes(tokens: xauth.Tokens) -> set[str]:
     return REQUIRED_SCOPES - set(tokens.scopes.split())
 

@@ -95,7 +95,7 @@ def callback(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
-    account = getattr(request.user, "x_account", None) if request.user.is_authenticated else None
+    account = accounts.account_of(request.user)
     if account is not None:
         accounts.sign_out(account)
     logout(request)

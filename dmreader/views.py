@@ -4,6 +4,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from conversations import media, views
+from dmreader import accounts
 
 
 @require_GET
@@ -16,5 +17,5 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def account_avatar(request: HttpRequest) -> HttpResponse:
-    account = getattr(request.user, "x_account", None)
+    account = accounts.account_of(request.user)
     return media.proxy(account.profile_image_url if account else "", max_bytes=2_000_000)

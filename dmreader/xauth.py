@@ -21,7 +21,7 @@ from dmreader.models import XAccount
 
 logger = logging.getLogger(__name__)
 
-# X may list granted scopes in any order (CONTRACT.md §6.2); we check them ourselves after sign-in
+# X may list granted scopes in any order (docs/x-api.md §6.2); we check them ourselves after sign-in
 # rather than have oauthlib raise on a reordering.
 os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
 if settings.X_TOKEN_URL.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
@@ -61,7 +61,7 @@ def _session(**kwargs) -> OAuth2Session:
 
 def _client_auth() -> HTTPBasicAuth | None:
     # Confidential clients authenticate with HTTP Basic; public ones only name themselves in the
-    # body. X wants client_id in the body either way (CONTRACT.md §6.2, as tweepy does).
+    # body. X wants client_id in the body either way (docs/x-api.md §6.2, as tweepy does).
     if settings.X_CLIENT_SECRET:
         return HTTPBasicAuth(settings.X_CLIENT_ID, settings.X_CLIENT_SECRET)
     return None

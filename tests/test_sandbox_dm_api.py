@@ -1,4 +1,4 @@
-"""The sandbox's DM lookup endpoints behave as CONTRACT.md §2 to §5, §8 and §9 describe X's."""
+"""The sandbox's DM lookup endpoints behave as docs/x-api.md §2 to §5, §8 and §9 describe X's."""
 
 import json
 import re
@@ -391,7 +391,7 @@ def test_new_events_do_not_shift_the_pages_of_a_walk_in_progress(dm_sandbox, may
 
 
 def test_tokens_are_byte_for_byte_the_recorded_format():
-    # The next and previous tokens of tweepy's recording (CONTRACT.md §8.1) and their anchors.
+    # The next and previous tokens of tweepy's recording (docs/x-api.md §8.1) and their anchors.
     assert (
         encode_token(Cursor(older=True, anchor=1585800613253812228)) == "18LAA5G1SL0NR5OG0G00ZZZZ"
     )

@@ -1,4 +1,4 @@
-"""The sandbox's OAuth 2.0 server behaves as CONTRACT.md §6 describes X's."""
+"""The sandbox's OAuth 2.0 server behaves as docs/x-api.md §6 describes X's."""
 
 import base64
 import hashlib

@@ -1,4 +1,4 @@
-"""X's Direct Message lookup endpoints (CONTRACT.md §2, §3): the three lists and one event by id.
+"""X's Direct Message lookup endpoints (docs/x-api.md §2, §3): the three lists and one event by id.
 
 Every read starts from `visible_events(user)`: the events of conversations the token's user is in,
 inside X's 30-day window and never in the future. Something that isn't theirs is answered exactly
@@ -16,7 +16,7 @@ from xsandbox import clock, errors, params, render
 from xsandbox.auth import api_view
 from xsandbox.models import Event, User
 
-# The scopes X requires for the DM GETs (CONTRACT.md §0.4, §2.1).
+# The scopes X requires for the DM GETs (docs/x-api.md §0.4, §2.1).
 DM_SCOPES = {"dm.read", "tweet.read", "users.read"}
 
 
@@ -44,7 +44,7 @@ def dm_events_with(request: HttpRequest, participant_id: str) -> JsonResponse:
 def conversation_events(request: HttpRequest, conversation_id: str) -> JsonResponse:
     """GET /2/dm_conversations/{id}/dm_events: a one-to-one ("{smaller}-{larger}") or a group."""
     try:
-        # The spec calls this path parameter `id` (CONTRACT.md §0.3).
+        # The spec calls this path parameter `id` (docs/x-api.md §0.3).
         params.check_path("id", conversation_id, params.CONVERSATION_ID)
     except params.InvalidParameter as problem:
         return problem.response()
@@ -54,12 +54,12 @@ def conversation_events(request: HttpRequest, conversation_id: str) -> JsonRespo
 @require_GET
 @api_view(scopes=DM_SCOPES)
 def dm_event(request: HttpRequest, event_id: str) -> JsonResponse:
-    """GET /2/dm_events/{event_id}: one event, its includes, no meta (CONTRACT.md §2.2).
+    """GET /2/dm_events/{event_id}: one event, its includes, no meta (docs/x-api.md §2.2).
 
     An event that doesn't exist, isn't the user's or is outside the window gets what X's v2 lookups
     answer for a missing resource (GET /2/tweets/:id, /2/users/:id): HTTP 200 with no `data` and a
     resource-not-found problem in `errors`, which Get2DmEventsEventIdResponse allows. X's
-    resource_type enum has no DM member, so it says "dm_event" (not recorded; CONTRACT.md §5.1)."""
+    resource_type enum has no DM member, so it says "dm_event" (not recorded; docs/x-api.md §5.1)."""
     try:
         params.check_path("event_id", event_id, params.EVENT_ID)
         query = params.parse_event_query(request.GET)
@@ -75,7 +75,7 @@ def dm_event(request: HttpRequest, event_id: str) -> JsonResponse:
 
 def visible_events(user: User) -> QuerySet[Event]:
     """The user's events that X would return: their conversations only, created in the last
-    XSANDBOX_WINDOW_DAYS days (CONTRACT.md §3.3, §9.3) and not after the sandbox's now."""
+    XSANDBOX_WINDOW_DAYS days (docs/x-api.md §3.3, §9.3) and not after the sandbox's now."""
     now = clock.now()
     return Event.objects.filter(
         conversation__participants=user,
@@ -85,7 +85,7 @@ def visible_events(user: User) -> QuerySet[Event]:
 
 
 def one_to_one_id(a: int, b: int) -> str:
-    # "{smaller}-{larger}" comparing numbers, not strings (CONTRACT.md §3.3).
+    # "{smaller}-{larger}" comparing numbers, not strings (docs/x-api.md §3.3).
     return f"{min(a, b)}-{max(a, b)}"
 
 
@@ -99,7 +99,7 @@ def _event_list(request: HttpRequest, events: QuerySet[Event]) -> JsonResponse:
     if older_exist:
         meta["next_token"] = params.encode_token(params.Cursor(older=True, anchor=page[-1].id))
     if page:
-        # Every non-empty page carries a previous_token, even the first (CONTRACT.md §8.1, §9.4).
+        # Every non-empty page carries a previous_token, even the first (docs/x-api.md §8.1, §9.4).
         meta["previous_token"] = params.encode_token(params.Cursor(older=False, anchor=page[0].id))
     return _json(render.events_body(page, query, _base_url(request), meta))
 

@@ -1,4 +1,4 @@
-"""Error bodies as X sends them (shared/x-api/CONTRACT.md §5.2 and §6.2)."""
+"""Error bodies as X sends them (docs/x-api.md §5.2 and §6.2)."""
 
 from django.http import JsonResponse
 

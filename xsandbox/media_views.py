@@ -232,7 +232,7 @@ def _is_participant(user: User, conversation_id: str) -> bool:
 @get_only
 @api_view(scopes={"dm.read"}, bucket="dm_media")
 def dm_media(request: HttpRequest, dm_id: str, media_id: str, resource_id: str) -> HttpResponse:
-    """GET /2/dm_conversations/media/{dm_id}/{media_id}/{resource_id} (CONTRACT.md §4)."""
+    """GET /2/dm_conversations/media/{dm_id}/{media_id}/{resource_id} (docs/x-api.md §4)."""
     return _dm_media_bytes(request, dm_id, media_id, resource_id)
 
 

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 
 
 class ApiHeadersMiddleware:
-    """Headers X puts on every API answer (CONTRACT.md §7), so clients meet the same noise."""
+    """Headers X puts on every API answer (docs/x-api.md §7), so clients meet the same noise."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -1,4 +1,4 @@
-"""OAuth 2.0 Authorization Code with PKCE, as X runs it (CONTRACT.md §6), and GET /2/users/me."""
+"""OAuth 2.0 Authorization Code with PKCE, as X runs it (docs/x-api.md §6), and GET /2/users/me."""
 
 import base64
 import binascii

@@ -1,8 +1,8 @@
 """Query and path parameters of the DM lookup endpoints, checked the way X checks them.
 
-The enums are copied from shared/x-api/openapi-v2.166.json (CONTRACT.md §2.1) so the sandbox needs
+The enums are copied from docs/x-api/openapi-v2.166.json (docs/x-api.md §2.1) so the sandbox needs
 nothing outside the repository at run time; tests/test_sandbox_contract.py pins each copy to the spec.
-A bad value is answered with X's 400 `invalid-request` body and a message from CONTRACT.md §5.2.
+A bad value is answered with X's 400 `invalid-request` body and a message from docs/x-api.md §5.2.
 This module imports no models: the token codec is unit-tested without the sandbox's database.
 """
 
@@ -107,8 +107,8 @@ TWEET_FIELDS = (
     "text",
     "withheld",
 )
-# v2.167's `post.fields` (shared/x-api/openapi.json), accepted as an alias: the live API still takes
-# both vocabularies and answers in the one the client used (CONTRACT.md §0.2, §9.1).
+# v2.167's `post.fields` (docs/x-api/openapi-v2.167.json), accepted as an alias: the live API still takes
+# both vocabularies and answers in the one the client used (docs/x-api.md §0.2, §9.1).
 POST_FIELDS = (
     "article",
     "article_title",
@@ -143,7 +143,7 @@ POST_FIELDS = (
     "withheld",
 )
 POST_EXPANSION = "referenced_posts"  # v2.167's name for referenced_tweets.id
-# "Expansions accepted in tweet mode are a superset of both enums" (CONTRACT.md §9.1).
+# "Expansions accepted in tweet mode are a superset of both enums" (docs/x-api.md §9.1).
 EXPANSIONS = (*DM_EXPANSIONS, POST_EXPANSION)
 
 MAX_RESULTS_MIN, MAX_RESULTS_MAX, MAX_RESULTS_DEFAULT = 1, 100, 100
@@ -153,7 +153,7 @@ EVENT_ID = "^[0-9]{1,19}$"
 CONVERSATION_ID = "^([0-9]{1,19}-[0-9]{1,19}|[0-9]{15,19})$"
 
 # The query parameters each endpoint takes, in the spec's order: X lists them in this order when it
-# rejects an unknown one (CONTRACT.md §5.2). post.fields is the v2.167 alias.
+# rejects an unknown one (docs/x-api.md §5.2). post.fields is the v2.167 alias.
 LIST_PARAMETERS = (
     "max_results",
     "pagination_token",
@@ -184,7 +184,7 @@ class InvalidParameter(Exception):
 
 @dataclass(frozen=True)
 class Names:
-    """The vocabulary a response uses for posts: the one the request used (CONTRACT.md §9.1)."""
+    """The vocabulary a response uses for posts: the one the request used (docs/x-api.md §9.1)."""
 
     referenced: str  # the DmEvent and Tweet key
     includes: str  # the includes key
@@ -242,7 +242,7 @@ def parse_list_query(params: Mapping[str, str]) -> DmQuery:
 
 
 def parse_event_query(params: Mapping[str, str]) -> DmQuery:
-    """The query of GET /2/dm_events/{event_id}: fields and expansions only (CONTRACT.md §2.2)."""
+    """The query of GET /2/dm_events/{event_id}: fields and expansions only (docs/x-api.md §2.2)."""
     _reject_unknown(params, EVENT_PARAMETERS)
     return DmQuery(**_fields(params))
 
@@ -262,7 +262,7 @@ def parse_user_query(params: Mapping[str, str]) -> frozenset[str]:
 
 
 def check_path(name: str, value: str, pattern: str) -> None:
-    """X reports a malformed path id as a query parameter (CONTRACT.md §5.2)."""
+    """X reports a malformed path id as a query parameter (docs/x-api.md §5.2)."""
     if not re.fullmatch(pattern, value):
         raise InvalidParameter(
             name, value, f"The `{name}` query parameter value [{value}] does not match {pattern}"
@@ -344,7 +344,7 @@ def _cursor(raw: str | None) -> Cursor | None:
     return cursor
 
 
-# Pagination tokens, byte for byte in X's format (CONTRACT.md §8.1): 20 base32hex digits of a 100-bit
+# Pagination tokens, byte for byte in X's format (docs/x-api.md §8.1): 20 base32hex digits of a 100-bit
 # number, then "ZZZZ". The number is a 24-bit direction tag, the 64-bit anchor event id and 12 zero
 # bits; the tags are those of the recorded tokens, so next = "18LAA5…", previous = "1BLC45…". The
 # anchor is an event id, not an offset, so events arriving later never shift a page (keyset paging).

@@ -1,4 +1,4 @@
-"""DM events and their includes as X renders them (CONTRACT.md §3 and §4), and the ground truth a
+"""DM events and their includes as X renders them (docs/x-api.md §3 and §4), and the ground truth a
 full sync should reproduce.
 
 Renderers take the fields a request asked for and emit only those that apply to the object and have
@@ -14,7 +14,7 @@ from xsandbox import clock, errors, media_views
 from xsandbox.models import Event, Media, Tweet, User
 from xsandbox.params import EVERYTHING, TWEET_NAMES, DmQuery, Names
 
-# The arrays of DmEvent.entities, v2.167's nesting (CONTRACT.md §3.2: v2.166 puts them at the top level
+# The arrays of DmEvent.entities, v2.167's nesting (docs/x-api.md §3.2: v2.166 puts them at the top level
 # of the event, yet the field you ask for is `entities`).
 ENTITY_KINDS = ("urls", "mentions", "hashtags", "cashtags")
 # Required members of User.public_metrics and Tweet.public_metrics in the spec.
@@ -61,7 +61,7 @@ def has_sender(event: Event) -> bool:
 
 
 def event_object(event: Event, fields: frozenset[str], names: Names = TWEET_NAMES) -> dict:
-    """Default fields per type, then requested fields only where they apply (CONTRACT.md §3.3)."""
+    """Default fields per type, then requested fields only where they apply (docs/x-api.md §3.3)."""
     message = event.event_type == Event.MESSAGE_CREATE
     data = {"id": str(event.id), "event_type": event.event_type}
     if message:
@@ -112,7 +112,7 @@ def user_object(user: User, fields: frozenset[str], base_url: str) -> dict:
 
 
 def media_object(media: Media, fields: frozenset[str], base_url: str) -> dict:
-    """Default fields media_key and type (CONTRACT.md §4). URLs point at the sandbox's stand-ins for
+    """Default fields media_key and type (docs/x-api.md §4). URLs point at the sandbox's stand-ins for
     ton.twitter.com and video.twimg.com, whose shapes xsandbox.media_views owns. The non-public,
     organic and promoted metrics are left out: X gives them only to the media's owner."""
     optional = {"width": media.width, "height": media.height, "alt_text": media.alt_text or None}
@@ -168,7 +168,7 @@ def tweet_object(tweet: Tweet, fields: frozenset[str], names: Names = TWEET_NAME
 
 def expand(events: list[Event], query: DmQuery, base_url: str) -> tuple[dict, list[dict]]:
     """`includes` for the expansions asked for, and the partial `errors` for what cannot be shown:
-    a gone account or a deleted post is absent from includes and reported instead (CONTRACT.md
+    a gone account or a deleted post is absent from includes and reported instead (docs/x-api.md
     §5.2). One query per kind of object, whatever the number of events."""
     wanted, names = query.expansions, query.names
     users, missing_users = _hydrate(

@@ -26,7 +26,7 @@ def mint(
     ttl: int | None,
     **extra,
 ) -> str:
-    # X's tokens decode to "<random>:<epoch ms>:1:<0|1>:<ac|at|rt>:1" (CONTRACT.md §6.2).
+    # X's tokens decode to "<random>:<epoch ms>:1:<0|1>:<ac|at|rt>:1" (docs/x-api.md §6.2).
     raw = f"{secrets.token_urlsafe(34)[:45]}:{int(time.time() * 1000)}:1:1:{_KIND_TAG[kind]}:1"
     value = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
     now = clock.now()
