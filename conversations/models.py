@@ -7,12 +7,11 @@ numbers through `sort_id`, the id left-padded to 19 digits, so string order is n
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
-ID_DIGITS = 19
+from conversations.xids import ID_DIGITS, sort_id
 
-
-def sort_id(x_id: str) -> str:
-    return x_id.zfill(ID_DIGITS)
+__all__ = ["ID_DIGITS", "sort_id"]  # re-exported for older imports; new code uses xids
 
 
 class XUser(models.Model):
@@ -181,6 +180,7 @@ class SyncState(models.Model):
     """Where an account's sync stands: cursors, progress, the rate-limit window, the last error."""
 
     IDLE, RUNNING, WAITING, FAILED, NEEDS_REAUTH = "idle", "running", "waiting", "failed", "reauth"
+    INTERRUPTED = "interrupted"  # shown only (shown_status), never stored
     STATUSES = [
         (IDLE, "Up to date"),
         (RUNNING, "Syncing"),
@@ -214,6 +214,15 @@ class SyncState(models.Model):
 
     def __str__(self) -> str:
         return f"sync of user {self.owner_id}: {self.status}"
+
+    @property
+    def shown_status(self) -> str:
+        """What the person is told: a sync whose worker stopped holding its lease (killed,
+        restarted) is "interrupted", not still running."""
+        lease_gone = self.lease_until is not None and self.lease_until < timezone.now()
+        if self.status in (self.RUNNING, self.WAITING) and lease_gone:
+            return self.INTERRUPTED
+        return self.status
 
 
 class SyncRun(models.Model):
