@@ -108,6 +108,18 @@ def sync_conversation_with(
     )
 
 
+def find_user_id(owner_id: int, username: str) -> str | None:
+    """Who a @username belongs to on X (GET /2/users/by/username), for someone not cached yet;
+    None if X knows no such account or could not be asked."""
+    account_id = XAccount.objects.values_list("pk", flat=True).get(user_id=owner_id)
+    try:
+        token = xauth.fresh_access_token(account_id)
+        found = xapi.get_user_by_username(token=token, username=username)
+    except (xauth.XAuthError, xapi.XApiError):
+        return None
+    return found["id"] if found else None
+
+
 def _run(
     owner_id, kind, max_wait, on_progress, sync_pass, *, interactive=False, **kwargs
 ) -> Outcome:

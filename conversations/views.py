@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from conversations import media, queries, rendering, search, sync, tasks, xapi
+from conversations import media, queries, rendering, search, sync, tasks
 from conversations.models import Conversation, Media, SyncState
 from dmreader import accounts, xauth
 
@@ -175,7 +175,7 @@ def open_with(request: HttpRequest) -> HttpResponse:
         participant_id = who
     elif match:
         user = queries.x_user_by_username(request.user, match.group(1))
-        participant_id = user.x_id if user else _look_up(request, match.group(1))
+        participant_id = user.x_id if user else sync.find_user_id(request.user.pk, match.group(1))
     me = _me(request)
     if not participant_id or participant_id == me:
         context = {"who": who, "problem": f"No account called {who or 'that'} was found on X."}
@@ -192,16 +192,6 @@ def open_with(request: HttpRequest) -> HttpResponse:
         return render(request, "open_with.html", {"who": who, "problem": problem}, status=404)
     url = reverse("conversations:conversation", args=[conversation_id])
     return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
-
-
-def _look_up(request: HttpRequest, username: str) -> str:
-    """Someone not in the cache yet: ask X who the name belongs to."""
-    try:
-        token = xauth.fresh_access_token(request.user.x_account.pk)
-        found = xapi.get_user_by_username(token=token, username=username)
-    except (xauth.XAuthError, xapi.XApiError):
-        return ""
-    return found["id"] if found else ""
 
 
 # Media ------------------------------------------------------------------------------------------
