@@ -1,7 +1,7 @@
 """Fetching images and video from X's hosts on the server, so the page loads nothing third-party.
 
-Only allow-listed hosts are fetched (so this can never be pointed at an arbitrary URL), and what
-comes back is cached on disk by URL.
+Only allow-listed hosts are fetched (so this can never be pointed at an arbitrary URL), the
+person's X token goes only to X's API, and what comes back is cached on disk by URL.
 """
 
 import hashlib
@@ -13,13 +13,24 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.http import FileResponse, HttpResponse, HttpResponseNotFound
+from django.http import FileResponse, HttpResponse, HttpResponseNotFound, HttpResponseRedirect
+from django.templatetags.static import static
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
+
+from conversations.models import Media
+from dmreader import xauth
+from dmreader.models import XAccount
 
 logger = logging.getLogger(__name__)
 
-# X's CDNs and API hosts, plus wherever X_API_BASE_URL points (the sandbox serves media itself).
+MAX_MEDIA_BYTES = 100_000_000
+MAX_AVATAR_BYTES = 2_000_000
+
+# X's CDNs, plus wherever X_API_BASE_URL points (the sandbox serves media itself).
 X_MEDIA_HOSTS = {"pbs.twimg.com", "video.twimg.com", "ton.twitter.com", "api.x.com"}
 ALLOWED_TYPES = ("image/", "video/", "application/octet-stream", "application/x-mpegurl")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 # A legacy DM photo URL (ton.twitter.com) names the event, the media and the file; X's OAuth 2
@@ -49,21 +60,95 @@ def best_mp4(variants: list) -> str:
     return max(mp4s, key=lambda v: v.get("bit_rate") or 0)["url"]
 
 
+def _origin(scheme: str | None, host: str | None, port: int | None) -> tuple:
+    scheme = (scheme or "").lower()
+    return scheme, (host or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def _api_origin() -> tuple:
+    api = parse_url(settings.X_API_BASE_URL)
+    return _origin(api.scheme, api.host, api.port)
+
+
+def safe_source(url: object) -> str:
+    """The URL to fetch, rebuilt from what the HTTP client itself parsed, or "" if it may not be
+    fetched. Every URL comes from X's answers, so it is untrusted: a check made with one parser
+    and a request made with another can disagree on the host. `https://evil\\@pbs.twimg.com/` is
+    pbs.twimg.com to urlsplit but evil to requests (which uses urllib3's parser). So parse once with
+    urllib3, refuse anything two parsers could read differently (user info, backslashes, control
+    characters, an explicit port that is not the default), and request exactly what was checked."""
+    if not isinstance(url, str) or not url or len(url) > 2000:
+        return ""
+    if "\\" in url or any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        return ""
+    try:
+        parts = parse_url(url)
+    except LocationParseError:
+        return ""
+    if parts.auth is not None or not parts.host or parts.scheme not in _DEFAULT_PORTS:
+        return ""
+    if urlsplit(url).hostname != parts.host.lower():  # the two parsers must agree
+        return ""
+    origin = _origin(parts.scheme, parts.host, parts.port)
+    # X's CDNs over https on the default port; the API base (the sandbox) may name its own port.
+    on_cdn = origin[0] == "https" and origin[1] in X_MEDIA_HOSTS and origin[2] == 443
+    if not on_cdn and origin != _api_origin():
+        return ""
+    return parts.url
+
+
 def allowed_host(url: str) -> bool:
-    parts = urlsplit(url)
-    api = urlsplit(settings.X_API_BASE_URL)
-    if parts.scheme == "https" and parts.hostname in X_MEDIA_HOSTS:
-        return True
-    return (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
+    return bool(safe_source(url))
+
+
+def sends_token_to(url: str) -> bool:
+    """The person's X token goes to X's API only, never to a CDN or anywhere else a URL in a
+    payload points: DM photos are downloaded through the API's own media endpoint."""
+    try:
+        parts = parse_url(url)
+    except LocationParseError:
+        return False
+    return _origin(parts.scheme, parts.host, parts.port) == _api_origin()
+
+
+def file_response(item: Media, kind: str, account: XAccount | None) -> HttpResponse:
+    """A photo (`full`), a video's MP4 (`video`) or a preview image of a cached DM."""
+    if kind == "preview":
+        return proxy(item.preview_image_url, max_bytes=MAX_MEDIA_BYTES)
+    if kind == "video":
+        return proxy(best_mp4(item.variants), max_bytes=MAX_MEDIA_BYTES)
+    if kind == "full" and item.url and account is not None:
+        # DM photos are private: X serves them to the participants' own token only.
+        url = download_url(item.url)
+        token = ""
+        if sends_token_to(url):
+            try:
+                token = xauth.fresh_access_token(account.pk)
+            except xauth.XAuthError:
+                return HttpResponseNotFound("Sign in again to load this photo")
+        return proxy(url, max_bytes=MAX_MEDIA_BYTES, token=token)
+    return HttpResponseNotFound("No such media file")
+
+
+def image_or_placeholder(url: str) -> HttpResponse:
+    """A profile image, or the neutral placeholder when there is none or it can't be fetched,
+    so a page never shows a broken image."""
+    response = proxy(url, max_bytes=MAX_AVATAR_BYTES) if url else None
+    if response is None or response.status_code != 200:
+        return HttpResponseRedirect(static("img/avatar.svg"))
+    return response
 
 
 def proxy(url: str, *, max_bytes: int, token: str = "") -> HttpResponse:
-    if not url or not allowed_host(url):
+    source = safe_source(url)
+    if not source:
         return HttpResponseNotFound()
-    path = settings.MEDIA_CACHE_DIR / hashlib.sha256(url.encode()).hexdigest()
+    if token and not sends_token_to(source):
+        token = ""
+    path = settings.MEDIA_CACHE_DIR / hashlib.sha256(source.encode()).hexdigest()
     content_type_path = path.with_suffix(".type")
     if not path.exists():
-        content_type = _download(url, path, max_bytes=max_bytes, token=token)
+        content_type = _download(source, path, max_bytes=max_bytes, token=token)
         if content_type is None:
             return HttpResponseNotFound()
         content_type_path.write_text(content_type)
