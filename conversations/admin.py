@@ -1,6 +1,8 @@
-"""The admin for operators: the DM cache, read-only, built for a million cached events.
+"""The admin for operators: the DM cache, read-only, built for a million cached events, and the
+X account page with its sync state and the Sync now / Full resync actions.
 
-Every changelist runs the same few queries whatever the size of the cache:
+Every changelist runs the same few queries whatever the size of the cache (the tools are in
+dmreader/admin_tables.py):
 - related rows come in the page's own query (list_select_related, and an annotation for the
   owner's @username), never one query per row;
 - no filter lists the distinct values or the rows of a big table: event types and sync outcomes
@@ -18,14 +20,11 @@ import json
 import re
 from typing import Any
 
-from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.paginator import Paginator
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
@@ -38,102 +37,23 @@ from conversations.models import (
     SyncState,
     XUser,
 )
-
-
-class AtLeast(int):
-    """A count that stopped early: the admin prints it as "10000+"."""
-
-    def __str__(self) -> str:
-        return f"{int(self)}+"
-
-
-def capped_count(queryset: QuerySet, cap: int = 10_000) -> int:
-    """COUNT over at most `cap` + 1 rows: the exact count below the cap, AtLeast(cap) above it."""
-    counted = queryset[: cap + 1].count()
-    return AtLeast(cap) if counted > cap else counted
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most `cap` rows, so a page of a million-row table never runs COUNT(*) over all
-    of them. Past the cap the count reads "10000+" and the page links stop there (so OFFSET is
-    bounded too); filters and search narrow a list down to what can be paged."""
-
-    cap = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return capped_count(self.object_list, self.cap)
+from conversations.tasks import request_sync
+from dmreader import admin as accounts_admin
+from dmreader.admin_tables import (
+    AccountFilter,
+    CappedCountPaginator,
+    ChosenOnlyFilter,
+    FixedChoicesFilter,
+    SortableOnlyChangeList,
+    account_link,
+    changelist_url,
+)
+from dmreader.models import XAccount
 
 
 def pretty_json(value: Any) -> str:
     """JSON as X sent it, indented, escaped, in a <pre>: read-only, never trusted as markup."""
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def changelist_url(model: type, **filters: object) -> str:
-    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    query = "&".join(f"{name}__id__exact={value}" for name, value in filters.items())
-    return f"{url}?{query}" if query else url
-
-
-def account_link(account_id: int | None, username: str | None, owner_id: int) -> str:
-    if account_id is None:
-        return f"user {owner_id}"
-    url = reverse("admin:dmreader_xaccount_change", args=[account_id])
-    return format_html('<a href="{}">@{}</a>', url, username)
-
-
-class ChosenOnlyFilter(admin.RelatedFieldListFilter):
-    """A filter on a foreign key into a big table (`?conversation__id__exact=…`). It never lists
-    the table: it appears once a row is chosen, by a link from that row ("events" on a
-    conversation, the conversation column of an event), and offers to clear it."""
-
-    def has_output(self) -> bool:
-        # Django hides (and so does not apply) a filter with a single choice.
-        return self.lookup_val is not None or bool(self.lookup_val_isnull)
-
-    def field_choices(self, field, request, model_admin):
-        chosen = [value for value in self.lookup_val or [] if value.isdigit()]
-        return self.choices_for(field, chosen) if chosen else []
-
-    def choices_for(self, field, pks: list[str]) -> list[tuple[int, str]]:
-        rows = field.remote_field.model._default_manager.filter(pk__in=pks)
-        return [(row.pk, str(row)) for row in rows]
-
-
-class AccountFilter(ChosenOnlyFilter):
-    """`?owner__id__exact=…`, shown as the account's @username."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.title = "account"
-
-    def choices_for(self, field, pks: list[str]) -> list[tuple[int, str]]:
-        users = get_user_model().objects.filter(pk__in=pks)
-        return [
-            (pk, f"@{username}" if username else f"user {pk}")
-            for pk, username in users.values_list("pk", "x_account__username")
-        ]
-
-
-class FixedChoicesFilter(admin.SimpleListFilter):
-    """A filter on a text column whose values are known: the default one would SELECT DISTINCT
-    over the whole table to find them."""
-
-    field = ""
-    known: tuple[tuple[str, str], ...] = ()
-    other = ""  # label for values outside `known` (stored as sent, e.g. new event types)
-
-    def lookups(self, request, model_admin):
-        return [*self.known, *([("__other__", self.other)] if self.other else [])]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset
-        if value == "__other__":
-            return queryset.exclude(**{f"{self.field}__in": [key for key, _ in self.known]})
-        return queryset.filter(**{self.field: value})
 
 
 class EventTypeFilter(FixedChoicesFilter):
@@ -189,16 +109,6 @@ class HasErrorFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(error="")
         return queryset
-
-
-class SortableOnlyChangeList(ChangeList):
-    """Django sorts by any column a URL names in ?o=, sortable or not; here only by the columns
-    in sortable_by, the ones an index sorts."""
-
-    def get_ordering_field(self, field_name):
-        if field_name not in self.sortable_by:
-            return None
-        return super().get_ordering_field(field_name)
 
 
 class CachedRowAdmin(admin.ModelAdmin):
@@ -654,3 +564,96 @@ class SyncRunAdmin(CachedRowAdmin):
     @admin.display(description="error")
     def error_text(self, obj: SyncRun) -> str:
         return format_html("<pre>{}</pre>", obj.error) if obj.error else "-"
+
+
+# The account admin is dmreader's (tokens only); its sync columns and actions are added here, where
+# syncing lives, so that dmreader needs nothing from this app.
+admin.site.unregister(XAccount)
+
+
+@admin.register(XAccount)
+class XAccountAdmin(accounts_admin.XAccountAdmin):
+    list_display = (*accounts_admin.XAccountAdmin.list_display, "sync_status", "last_sync", "cache")
+    # The sync state comes in the page's own query (a reverse one-to-one of the account's user).
+    list_select_related = ("user__sync_state",)
+    actions = ("sync_now", "full_resync")
+    fields = (
+        *accounts_admin.XAccountAdmin.fields,
+        "sync_status",
+        "last_sync",
+        "sync_error",
+        "cache",
+    )
+    readonly_fields = fields
+
+    def has_sync_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("dmreader.change_xaccount")
+
+    @admin.display(description="sync")
+    def sync_status(self, account: XAccount) -> str:
+        state = _sync_state(account)
+        return state.get_status_display() if state else "Never synced"
+
+    @admin.display(description="last sync")
+    def last_sync(self, account: XAccount):
+        state = _sync_state(account)
+        return state.last_success_at if state and state.last_success_at else "-"
+
+    @admin.display(description="last sync error")
+    def sync_error(self, account: XAccount) -> str:
+        state = _sync_state(account)
+        return format_html("<pre>{}</pre>", state.last_error) if state and state.last_error else "-"
+
+    @admin.display(description="cache")
+    def cache(self, account: XAccount) -> str:
+        links = (
+            (Conversation, "conversations"),
+            (DmEvent, "events"),
+            (XUser, "users"),
+            (SyncRun, "sync runs"),
+        )
+        return format_html_join(
+            " · ",
+            '<a href="{}">{}</a>',
+            ((changelist_url(model, owner=account.user_id), label) for model, label in links),
+        )
+
+    @admin.action(description="Sync now", permissions=["sync"])
+    def sync_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._queue(request, queryset, full=False)
+
+    @admin.action(
+        description="Full resync (walk X's whole 30-day window again)", permissions=["sync"]
+    )
+    def full_resync(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._queue(request, queryset, full=True)
+
+    def _queue(self, request: HttpRequest, queryset: QuerySet, *, full: bool) -> None:
+        queued, skipped = [], []
+        for account in queryset.order_by("username"):
+            if accounts_admin.token_status(account) == accounts_admin.NEEDS_SIGN_IN:
+                skipped.append(str(account))
+            else:
+                request_sync(account.user_id, full=full)
+                queued.append(str(account))
+        what = "full resync" if full else "sync"
+        if queued:
+            plural = "" if len(queued) == 1 else "s"
+            self.message_user(
+                request,
+                f"Queued a {what} for {len(queued)} account{plural}: {', '.join(queued)}.",
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"Skipped {', '.join(skipped)}: needs to sign in with X again first.",
+                messages.WARNING,
+            )
+
+
+def _sync_state(account: XAccount) -> SyncState | None:
+    try:
+        return account.user.sync_state
+    except SyncState.DoesNotExist:
+        return None

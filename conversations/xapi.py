@@ -135,14 +135,6 @@ def get(
     return Answer(body=body, rate_limit=rate_limit)
 
 
-def get_me(*, token: str) -> dict:
-    """GET /2/users/me: the signed-in account."""
-    data = get("/2/users/me", token=token, params={"user.fields": USER_FIELDS}).body.get("data")
-    if not isinstance(data, dict) or not data.get("id") or not data.get("username"):
-        raise Unavailable("X's answer about the account was incomplete.")
-    return data
-
-
 def get_user_by_username(*, token: str, username: str) -> dict | None:
     """GET /2/users/by/username/{username}: who a name belongs to, or None if nobody (X says so
     in `errors` with a 200)."""

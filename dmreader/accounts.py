@@ -3,11 +3,17 @@
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.dispatch import Signal
 
 from dmreader import xauth
 from dmreader.models import XAccount
 
 REQUIRED_SCOPES = {"dm.read", "tweet.read", "users.read"}
+
+# Sent by sign_in with `user` and `account` once the account holds its new tokens, inside sign_in's
+# transaction. The conversations app connects to it to queue a sync: the sign-in side knows nothing
+# of syncing, and what a receiver defers to transaction.on_commit waits for the account's rows.
+signed_in = Signal()
 
 
 def account_of(user: AbstractBaseUser | None) -> XAccount | None:
@@ -39,6 +45,7 @@ def sign_in(*, me: dict, tokens: xauth.Tokens) -> AbstractBaseUser:
     user.first_name = account.name[:150]
     user.save()
     xauth.store(account, tokens)
+    signed_in.send(sender=XAccount, user=user, account=account)
     return user
 
 

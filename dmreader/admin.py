@@ -2,33 +2,24 @@
 
 An account's OAuth tokens never reach a page: they are left out of every field list and not even
 loaded (deferred); the pages show only whether the account has tokens and when they expire.
+
+This is the tokens-only account admin: conversations/admin.py registers a subclass of it with the
+account's sync state and the Sync now / Full resync actions, since syncing is that app's (this one
+imports nothing from it).
 """
 
-from django.contrib import admin, messages
+from django.apps import apps
+from django.contrib import admin
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
-from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import BooleanField, ExpressionWrapper, F, Model, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from conversations.admin import (
-    CappedCountPaginator,
-    account_link,
-    capped_count,
-    changelist_url,
-)
-from conversations.models import (
-    Conversation,
-    DmEvent,
-    Media,
-    SharedPost,
-    SyncRun,
-    SyncState,
-    XUser,
-)
-from conversations.tasks import request_sync
+from dmreader.admin_tables import CappedCountPaginator, account_link, capped_count
 from dmreader.models import XAccount
 
 TOKENS = ("access_token", "refresh_token")
@@ -79,18 +70,13 @@ class XAccountAdmin(admin.ModelAdmin):
         "tokens",
         "token_expires_at",
         "scopes",
-        "sync_status",
-        "last_sync",
-        "cache",
     )
     list_filter = (TokenStatusFilter,)
-    list_select_related = ("user__sync_state",)
     search_fields = ("username", "=x_user_id")
     search_help_text = "A username, or an X user id."
     paginator = CappedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    actions = ("sync_now", "full_resync")
     exclude = TOKENS
     fields = (
         "username",
@@ -104,10 +90,6 @@ class XAccountAdmin(admin.ModelAdmin):
         "needs_reauth",
         "created_at",
         "updated_at",
-        "sync_status",
-        "last_sync",
-        "sync_error",
-        "cache",
     )
     readonly_fields = fields
 
@@ -142,9 +124,6 @@ class XAccountAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_sync_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("dmreader.change_xaccount")
-
     @admin.display(description="tokens")
     def tokens(self, account: XAccount) -> str:
         return TOKEN_STATUSES[token_status(account)]
@@ -154,78 +133,23 @@ class XAccountAdmin(admin.ModelAdmin):
         url = reverse("admin:auth_user_change", args=[account.user_id])
         return format_html('<a href="{}">{}</a>', url, account.user)
 
-    @admin.display(description="sync")
-    def sync_status(self, account: XAccount) -> str:
-        state = _sync_state(account)
-        return state.get_status_display() if state else "Never synced"
-
-    @admin.display(description="last sync")
-    def last_sync(self, account: XAccount):
-        state = _sync_state(account)
-        return state.last_success_at if state and state.last_success_at else "-"
-
-    @admin.display(description="last sync error")
-    def sync_error(self, account: XAccount) -> str:
-        state = _sync_state(account)
-        return format_html("<pre>{}</pre>", state.last_error) if state and state.last_error else "-"
-
-    @admin.display(description="cache")
-    def cache(self, account: XAccount) -> str:
-        links = (
-            (Conversation, "conversations"),
-            (DmEvent, "events"),
-            (XUser, "users"),
-            (SyncRun, "sync runs"),
-        )
-        return format_html_join(
-            " · ",
-            '<a href="{}">{}</a>',
-            ((changelist_url(model, owner=account.user_id), label) for model, label in links),
-        )
-
-    @admin.action(description="Sync now", permissions=["sync"])
-    def sync_now(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._queue(request, queryset, full=False)
-
-    @admin.action(
-        description="Full resync (walk X's whole 30-day window again)", permissions=["sync"]
-    )
-    def full_resync(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._queue(request, queryset, full=True)
-
-    def _queue(self, request: HttpRequest, queryset: QuerySet, *, full: bool) -> None:
-        queued, skipped = [], []
-        for account in queryset.order_by("username"):
-            if token_status(account) == NEEDS_SIGN_IN:
-                skipped.append(str(account))
-            else:
-                request_sync(account.user_id, full=full)
-                queued.append(str(account))
-        what = "full resync" if full else "sync"
-        if queued:
-            plural = "" if len(queued) == 1 else "s"
-            self.message_user(
-                request,
-                f"Queued a {what} for {len(queued)} account{plural}: {', '.join(queued)}.",
-                messages.SUCCESS,
-            )
-        if skipped:
-            self.message_user(
-                request,
-                f"Skipped {', '.join(skipped)}: needs to sign in with X again first.",
-                messages.WARNING,
-            )
-
-
-def _sync_state(account: XAccount) -> SyncState | None:
-    try:
-        return account.user.sync_state
-    except SyncState.DoesNotExist:
-        return None
-
 
 User = get_user_model()
-CACHE_MODELS = (DmEvent, Conversation, XUser, Media, SharedPost, SyncState, SyncRun)
+
+
+def owned_models() -> list[type[Model]]:
+    """Every kind of row kept for one user: the models with an `owner` foreign key to the user
+    (each cached row has one, and goes with its user), found through the app registry."""
+    owned = []
+    for model in apps.get_models():
+        try:
+            owner = model._meta.get_field("owner")
+        except FieldDoesNotExist:
+            continue
+        if owner.is_relation and owner.related_model is User:
+            owned.append(model)
+    return owned
+
 
 admin.site.unregister(User)
 
@@ -280,10 +204,17 @@ class UserAdmin(auth_admin.UserAdmin):
         accounts = capped_count(XAccount.objects.filter(user_id__in=owner_ids))
         if accounts:
             counts[XAccount._meta.verbose_name_plural] = accounts
-        for model in CACHE_MODELS:
-            count = capped_count(model.objects.filter(owner_id__in=owner_ids))
+        owned = (
+            (
+                model._meta.verbose_name_plural,
+                capped_count(model.objects.filter(owner_id__in=owner_ids)),
+            )
+            for model in owned_models()
+        )
+        # The biggest kinds first: what a deletion mostly takes away (DM events) heads the list.
+        for name, count in sorted(owned, key=lambda kind: -kind[1]):
             if count:
-                counts[model._meta.verbose_name_plural] = count
+                counts[name] = count
         perms_needed = set()
         if not all(self.has_delete_permission(request, user) for user in users):
             perms_needed.add(User._meta.verbose_name)

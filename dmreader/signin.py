@@ -16,7 +16,6 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import tasks, xapi
 from dmreader import accounts, xauth
 
 logger = logging.getLogger(__name__)
@@ -84,11 +83,11 @@ def callback(request: HttpRequest) -> HttpResponse:
             "X granted access without: " + ", ".join(sorted(missing)) + ".",
         )
     try:
-        me = xapi.get_me(token=tokens.access_token)
-    except xapi.XApiError as exc:
+        me = xauth.get_me(tokens.access_token)
+    except xauth.XAuthError as exc:
         return _failed(request, "Could not read your X account", str(exc), status=502)
+    # Signing in also queues a sync (accounts.signed_in, received by the conversations app).
     user = accounts.sign_in(me=me, tokens=tokens)
-    tasks.request_sync(user.pk)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return HttpResponseRedirect(pending["next"] or reverse("home"))
 

@@ -1,7 +1,7 @@
-"""OAuth 2.0 Authorization Code with PKCE against X, through requests-oauthlib.
+"""OAuth 2.0 Authorization Code with PKCE against X, through requests-oauthlib, and who signed in.
 
-One function per step of the flow, each with timeouts and one typed exception, XAuthError, whose
-message is safe to show and to log (it never contains a token).
+One function per step of the flow (and get_me for /2/users/me), each with timeouts and one typed
+exception, XAuthError, whose message is safe to show and to log (it never contains a token).
 """
 
 import logging
@@ -130,6 +130,45 @@ def revoke(token: str, *, hint: str) -> None:
         logger.warning("Could not revoke a token at X: %s", type(exc).__name__)
 
 
+def get_me(access_token: str) -> dict:
+    """GET /2/users/me: the account that just signed in, as X describes it (docs/x-api.md §2.3)."""
+    # id, name and username always come; the avatar has to be asked for.
+    http = OAuth2Session(
+        settings.X_CLIENT_ID, token={"access_token": access_token, "token_type": "Bearer"}
+    )
+    try:
+        response = http.get(
+            settings.X_API_BASE_URL + "/2/users/me",
+            params={"user.fields": "profile_image_url"},
+            timeout=settings.X_TIMEOUT,
+        )
+    except requests.RequestException as exc:
+        raise XAuthError(f"X could not be reached ({type(exc).__name__}).") from None
+    except OAuth2Error as exc:  # e.g. X_API_BASE_URL without https: the token is not sent
+        raise XAuthError(f"The request to X was not sent: {exc.description}") from None
+    status = response.status_code
+    if status == 401:
+        raise XAuthError("X no longer accepts this sign-in.")
+    if status == 403:
+        raise XAuthError("X refused access: " + _answer_detail(response))
+    if status == 429:
+        raise XAuthError("X's rate limit is used up.")
+    if status >= 500:
+        raise XAuthError(f"X answered {status}.")
+    try:
+        body = response.json()
+    except ValueError:
+        raise XAuthError("X's answer was not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise XAuthError("X's answer was not a JSON object.")
+    if status >= 400:
+        raise XAuthError("X refused the request: " + _answer_detail(response))
+    me = body.get("data")
+    if not isinstance(me, dict) or not me.get("id") or not me.get("username"):
+        raise XAuthError("X's answer about the account was incomplete.")
+    return me
+
+
 def fresh_access_token(account_id: int, *, stale: str = "") -> str:
     """A usable access token for the account, refreshed first when it is about to expire or when
     the caller just had `stale` rejected with a 401.
@@ -186,3 +225,14 @@ def _describe(exc: OAuth2Error) -> str:
     # oauthlib keeps X's error_description; it names the problem, never the token.
     detail = exc.description or exc.error or "unknown error"
     return f"X refused the request: {detail}"
+
+
+def _answer_detail(response: requests.Response) -> str:
+    # X's error bodies are Problems: `detail` says what went wrong, `title` what kind (§5.1).
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("title") or f"HTTP {response.status_code}")
+    return f"HTTP {response.status_code}"

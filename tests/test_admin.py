@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from conversations.admin import CappedCountPaginator
 from conversations.models import (
     Conversation,
     DmEvent,
@@ -25,6 +24,7 @@ from conversations.models import (
     XUser,
 )
 from conversations.sync import Progress, store_page
+from dmreader.admin_tables import CappedCountPaginator
 from dmreader.models import XAccount
 from tests.signin_helpers import sign_in
 
