@@ -403,14 +403,14 @@ def _conversation(
         if group and position == 0:
             events.append(join_conversation(people[0], members, when))
             continue
-        if group and position % 97 == 50:
+        if group and position % 97 == 1:
             events.append(conversation_name_update(rng.choice(members), _words(rng, 3), when))
             continue
-        if group and position % 131 == 70:
+        if group and position % 131 == 3:
             newcomer = str(rng.randrange(10**8, 10**12))
             events.append(participants_join(rng.choice(members), [newcomer], when))
             continue
-        if group and position % 173 == 90:
+        if group and position % 173 == 5:
             events.append(participants_leave([rng.choice(people)], when))
             continue
         sender = rng.choice(members)
