@@ -574,9 +574,11 @@ def _parse_data_file(
                 builder.event(event, value)
                 if prefix == _MESSAGE and event == "end_map":
                     if conversation_id:
-                        yield from _events_of(
+                        archive_event = _event_of(
                             builder.value, conversation_id, data_file, position, media_of, progress
                         )
+                        if archive_event is not None:
+                            yield archive_event
                     else:
                         waiting.append((position, builder.value))
                     position += 1
@@ -591,9 +593,11 @@ def _parse_data_file(
                     )
                 conversation_id = value
                 for waited_position, message in waiting:
-                    yield from _events_of(
+                    archive_event = _event_of(
                         message, conversation_id, data_file, waited_position, media_of, progress
                     )
+                    if archive_event is not None:
+                        yield archive_event
                 waiting = []
             elif prefix == "item" and event == "end_map":
                 if waiting or not conversation_id:
@@ -613,14 +617,14 @@ def _parse_data_file(
         ) from None
 
 
-def _events_of(
+def _event_of(
     wrapper: object,
     conversation_id: str,
     data_file: ArchiveFile,
     position: int,
     media_of: MediaOf,
     progress: ArchiveProgress,
-) -> Iterator[ArchiveEvent]:
+) -> ArchiveEvent | None:
     """The event of one `{"messageCreate": {…}}` item (none if its kind is unknown to us)."""
     where = f"{data_file.name}, conversation {conversation_id}"
     if not isinstance(wrapper, dict) or len(wrapper) != 1:
@@ -629,7 +633,7 @@ def _events_of(
     event_type = EVENT_TYPES.get(kind)
     if event_type is None:
         progress.skipped[kind] = progress.skipped.get(kind, 0) + 1
-        return
+        return None
     if not isinstance(body, dict):
         raise ArchiveError(f"{where} is damaged: a {kind} event is empty.")
     created_at = _parse_datetime(body.get("createdAt"))
@@ -667,7 +671,7 @@ def _events_of(
             name = body.get("name")
             fields["name"] = name if isinstance(name, str) else ""
     progress.events += 1
-    yield ArchiveEvent(
+    return ArchiveEvent(
         conversation_id=conversation_id,
         event_type=event_type,
         group=data_file.group,
