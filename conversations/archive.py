@@ -170,6 +170,20 @@ class ArchiveEvent:
     source: str = ""
     position: int = 0
 
+    def natural_key(self) -> tuple[object, ...]:
+        """What tells this event from any other when it has no id (the membership events), so a
+        second import of the same archive can recognise it. For a message, its id."""
+        if self.id:
+            return (self.id,)
+        return (
+            self.conversation_id,
+            self.event_type,
+            self.created_at,
+            self.sender_id,
+            self.participant_ids,
+            self.name,
+        )
+
 
 @dataclass
 class ArchiveProgress:
@@ -270,7 +284,8 @@ class Archive:
         return sorted(name for names in self._media.values() for name in names)
 
     def events(self) -> Iterator[ArchiveEvent]:
-        """Every DM event of every data file, one at a time, in file order (not time order)."""
+        """Every DM event of every data file, one at a time, in file order (not time order).
+        `progress` counts one pass."""
         for data_file in self.manifest.files:
             yield from self.events_of(data_file)
 
@@ -516,7 +531,10 @@ class _DataStream(io.RawIOBase):
         if self._pending:
             data = self._pending if size < 0 else self._pending[:size]
             self._pending = self._pending[len(data) :]
-            return data
+            return data + self._counted(-1) if size < 0 else data
+        return self._counted(size)
+
+    def _counted(self, size: int) -> bytes:
         data = self._read(size)
         self.left -= len(data)
         if self.left < 0:
@@ -874,7 +892,10 @@ class _Folder(_Source):
             raise ArchiveError(
                 f"The folder holds a link that leads out of it ({path.name}): refused."
             )
-        return real.stat()
+        try:
+            return real.stat()
+        except OSError as error:
+            raise ArchiveError(f"{path.name} can't be read ({error.strerror}).") from None
 
     def open(self, name: str) -> BinaryIO:
         if name not in self._sizes:

@@ -641,3 +641,21 @@ def test_a_participants_join_names_who_added_whom(tmp_path):
         OWNER_ID,
         ("333000222", "444000333"),
     )
+
+
+def test_events_without_an_id_have_a_natural_key_that_is_the_same_on_every_read(tmp_path, inbox):
+    path = build(tmp_path, inbox).path
+    first, second = read_all(path), read_all(path)
+    keys = [event.natural_key() for event in first]
+    assert keys == [event.natural_key() for event in second]
+    assert len(set(keys)) == len(keys)
+    assert all(key == (event.id,) for key, event in zip(keys, first, strict=True) if event.id)
+
+
+def test_no_archive_at_the_path_and_a_broken_link_are_refused(tmp_path, inbox):
+    with pytest.raises(ArchiveError, match="There is no archive at"):
+        open_archive(tmp_path / "nothing.zip")
+    root = folder_archive(tmp_path, inbox)
+    os.symlink(root / "data" / "gone.jpg", root / "data" / "direct_messages_media" / "1-a.jpg")
+    with pytest.raises(ArchiveError, match=r"1-a\.jpg can't be read"):
+        open_archive(root)
