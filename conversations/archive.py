@@ -83,7 +83,7 @@ PARTICIPANTS_LEAVE = "ParticipantsLeave"
 CONVERSATION_NAME_UPDATE = "ConversationNameUpdate"
 JOIN_CONVERSATION = "JoinConversation"
 
-# The archive's key for each kind of event -> the API's event_type (docs/x-api.md), or our own name
+# The archive's key for each kind of event -> the API's event_type (docs/x-api.md §3.2), or our name
 # where the API has none.
 EVENT_TYPES = {
     "messageCreate": MESSAGE_CREATE,
@@ -835,8 +835,9 @@ class _Zip(_Source):
             name = info.filename
             if _unsafe_name(name) or _unsafe_name(info.orig_filename):
                 raise ArchiveError(
-                    f"The ZIP holds a file whose name leads out of its folder "
-                    f"({info.orig_filename[:80]!r}): refused."
+                    "The ZIP holds a file whose name could lead out of its folder when "
+                    f"unpacked ({info.orig_filename[:80]!r}): refused. Upload the ZIP that X "
+                    "sent you, as it came."
                 )
             if info.is_dir():
                 continue

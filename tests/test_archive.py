@@ -498,7 +498,7 @@ def test_names_that_climb_out_of_a_folder_anywhere_in_the_zip_are_refused(tmp_pa
         {"data/manifest.js": manifest(), "data/direct-messages.js": EMPTY, stand_in: "x"},
     )
     path.write_bytes(path.read_bytes().replace(stand_in.encode(), name.encode()))
-    with pytest.raises(ArchiveError, match="leads out of its folder"):
+    with pytest.raises(ArchiveError, match="could lead out of its folder"):
         open_archive(path)
 
 
