@@ -771,6 +771,18 @@ def _parse_datetime(value: object) -> datetime | None:
 # --- The archive's files: a ZIP, or a folder -----------------------------------------------------
 
 
+def _declared_members(path: Path) -> int:
+    """How many files the ZIP's end record says it holds, read before zipfile builds an object for
+    each (a few MB of ZIP can declare millions). zipfile's own reader of that record is private;
+    without it the count is checked after zipfile has read them all."""
+    try:
+        with path.open("rb") as file:
+            end = zipfile._EndRecData(file)  # type: ignore[attr-defined]
+        return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else 0  # type: ignore[attr-defined]
+    except (AttributeError, IndexError, TypeError, ValueError, OSError):
+        return 0
+
+
 def _unsafe_name(name: str) -> bool:
     """A name that could climb out of a folder when someone extracts it: absolute, a drive,
     backslashes (a separator on Windows), "..", or control characters (NUL hides a suffix)."""
@@ -811,6 +823,8 @@ class _Source:
 class _Zip(_Source):
     def __init__(self, path: Path, limits: ArchiveLimits):
         self.limits = limits
+        if _declared_members(path) > limits.max_members:
+            raise ArchiveError("The ZIP holds far more files than X's archives do: refused.")
         try:
             self._zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):

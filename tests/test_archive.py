@@ -560,6 +560,17 @@ def test_a_zip_bomb_is_refused_without_inflating_it(tmp_path, inflated):
     assert inflated["bytes"] == 0
 
 
+def test_a_zip_of_far_more_files_than_x_writes_is_refused_before_they_are_listed(
+    tmp_path, inbox, monkeypatch
+):
+    path = build(tmp_path, inbox).path
+    listed = []
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", lambda self: listed.append(self))
+    with pytest.raises(ArchiveError, match="far more files than X's archives do"):
+        open_archive(path, limits=archive.ArchiveLimits(max_members=10))
+    assert listed == []
+
+
 def set_declared_size(path, name, size):
     """Rewrite the uncompressed size the ZIP's central directory declares for one member."""
     raw = bytearray(path.read_bytes())
