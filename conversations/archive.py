@@ -66,7 +66,9 @@ class ArchiveLimits:
     about 5-15 to 1 and media hardly at all, while a bomb deflates 1000 to 1.
     """
 
-    max_members: int = 2_000_000
+    # Each file costs zipfile about 500 bytes of memory while the archive is open; a busy
+    # account's archive holds some 100,000 (mostly its posts' media).
+    max_members: int = 1_000_000
     max_member_bytes: int = 4 * 1024**3
     max_total_bytes: int = 200 * 1024**3
     max_ratio: int = 100
