@@ -414,13 +414,13 @@ def test_scrolling_past_the_cache_when_x_s_rate_limit_is_used_up_says_when_and_t
     assert dialogs == []
 
 
-def header_picture(page: Page) -> tuple[str, str]:
-    """What the header's picture shows, and what its URL serves now, as pixels to compare."""
+def header_picture(page: Page) -> tuple[str, str, str]:
+    """The header picture's URL, what it shows, and what its URL serves now (pixels to compare)."""
     avatar = page.locator(".account-chip img.avatar")
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=avatar.element_handle()
     )
-    return avatar.evaluate(
+    return avatar.get_attribute("src"), *avatar.evaluate(
         """async (img) => {
           const draw = (source) => {
             const canvas = document.createElement("canvas");
@@ -436,14 +436,17 @@ def header_picture(page: Page) -> tuple[str, str]:
 
 def test_after_maya_signs_out_jonas_sees_his_own_picture_not_hers(page: Page, live_server, sandbox):
     sign_in(page, live_server, sandbox)
-    maya_shown, maya_fresh = header_picture(page)
+    maya_url, maya_shown, maya_fresh = header_picture(page)
     assert maya_shown == maya_fresh
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("link", name="Sign in with X").click()
     page.get_by_label(re.compile("Jonas Köhler")).check()
     page.get_by_role("button", name="Authorize app").click()
     expect(page.get_by_label("Signed in as Jonas Köhler")).to_be_visible()
-    jonas_shown, jonas_fresh = header_picture(page)
-    # The same browser kept Maya's picture for a day: the header must not show it for Jonas.
+    jonas_url, jonas_shown, jonas_fresh = header_picture(page)
+    # The browser keeps a picture for a day: Jonas's must not be at the URL of Maya's, which a
+    # cache that ignores `Vary: Cookie` would answer with her face.
+    jonas = XAccount.objects.get(username="jonas_k").x_user_id
+    assert jonas_url != maya_url and f"/{jonas}/" in jonas_url
     assert jonas_shown == jonas_fresh
     assert jonas_shown != maya_shown
