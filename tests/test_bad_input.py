@@ -75,6 +75,14 @@ def test_a_nul_in_a_form_is_a_400(reader, url):
     assert SyncRun.objects.count() == 0
 
 
+def test_a_session_cookie_spelling_nul_is_ignored(reader):
+    # A quoted cookie may carry "\\000", which Django's cookie parser turns into NUL.
+    nul_session = 'sessionid="' + "\\000" * 32 + '"'
+    response = Client().get("/", HTTP_COOKIE=nul_session)
+    assert response.status_code == 200
+    assert "Sign in with X" in response.content.decode()
+
+
 def test_a_nul_is_a_400_before_anyone_signs_in():
     assert Client().get("/c/%00/").status_code == 400
     assert Client().get("/?q=%00").status_code == 400
