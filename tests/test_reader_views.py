@@ -431,6 +431,22 @@ def test_a_conversation_page_costs_the_same_queries_whatever_its_size(
         assert "history-end" in last.content.decode()
 
 
+def test_asking_x_for_older_messages_it_already_gave_asks_nothing_and_costs_a_page(
+    maya, django_assert_num_queries
+):
+    first = (
+        DmEvent.objects.filter(owner=maya.user, conversation__x_id=THEO)
+        .order_by("created_at", "sort_id")[50]
+        .x_id
+    )
+    runs = SyncRun.objects.filter(owner=maya.user).count()
+    with django_assert_num_queries(OLDER_QUERIES + LAST_PAGE_EXTRA):
+        fragment = maya.client.post(f"/c/{THEO}/older/", {"before": first}, headers=HX)
+    assert len(event_ids(fragment)) == 50
+    assert "X only returns the last 30 days" in fragment.content.decode()
+    assert SyncRun.objects.filter(owner=maya.user).count() == runs
+
+
 # Another account -----------------------------------------------------------------------------
 
 
