@@ -7,7 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from conversations.models import Conversation, DmEvent, Media, SharedPost, XUser
+from conversations import xids
+from conversations.models import Conversation, DmEvent, Media, SharedPost, SyncState, XUser
 
 PAGE = 50
 
@@ -112,6 +113,89 @@ def events_after(
     return Page(events=rows[:limit], found_oldest=False, found_newest=len(rows) <= limit)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """A page of a conversation as the reader shows it, and how it ends at the top."""
+
+    page: Page
+    anchor: DmEvent | None
+    # Nothing older is cached and X has nothing older to give either.
+    ended: bool
+    # ...and the oldest event shown is the group's creation: the real beginning. Otherwise X's
+    # 30-day window may have cut the history short (docs/x-api.md §3.3).
+    beginning: bool
+
+    @property
+    def oldest(self) -> DmEvent | None:
+        return self.page.events[0] if self.page.events else None
+
+    @property
+    def newest(self) -> DmEvent | None:
+        return self.page.events[-1] if self.page.events else None
+
+
+def read_conversation(
+    owner: AbstractBaseUser,
+    conversation: Conversation,
+    *,
+    before: str = "",
+    after: str = "",
+    around: str = "",
+) -> Reading:
+    """The newest page; the page older than `before` or newer than `after` (infinite scroll);
+    or the messages around one (`around`, a search result). A cursor must be one of this
+    conversation's cached events (404 otherwise). Reads the cache only: fetching older history
+    from X is the sync side's (sync.sync_conversation), asked for by a POST."""
+    cursor = before or after or around
+    anchor = event(owner, conversation, cursor) if cursor else None
+    if after:
+        page = events_after(owner, conversation, anchor)
+        return Reading(page=page, anchor=anchor, ended=False, beginning=False)
+    if around:
+        older = events_before(owner, conversation, anchor, limit=PAGE // 2)
+        newer = events_after(owner, conversation, anchor, limit=PAGE // 2)
+        page = Page(
+            events=[*older.events, anchor, *newer.events],
+            found_oldest=older.found_oldest,
+            found_newest=newer.found_newest,
+        )
+    else:
+        page = events_before(owner, conversation, anchor)
+    return _ending(owner, conversation, page, anchor)
+
+
+def _ending(
+    owner: AbstractBaseUser, conversation: Conversation, page: Page, anchor: DmEvent | None
+) -> Reading:
+    oldest = page.events[0] if page.events else None
+    beginning = (
+        page.found_oldest
+        and oldest is not None
+        and xids.creates_group(conversation.x_id, oldest.x_id)
+    )
+    ended = beginning or (page.found_oldest and history_exhausted(owner, conversation))
+    return Reading(page=page, anchor=anchor, ended=ended, beginning=beginning)
+
+
+def history_exhausted(owner: AbstractBaseUser, conversation: Conversation) -> bool:
+    """Nothing older to ask X for: the conversation's own endpoint said so, or the inbox backfill
+    already walked X's whole window (every conversation's events in it are cached)."""
+    if conversation.history_complete:
+        return True
+    return SyncState.objects.filter(owner=owner, backfill_complete=True).exists()
+
+
+def one_to_one(owner: AbstractBaseUser, me: str, other: str) -> Conversation | None:
+    """The owner's cached one-to-one with `other`, if it holds any event."""
+    return Conversation.objects.filter(
+        owner=owner, x_id=xids.one_to_one_id(me, other), last_event__isnull=False
+    ).first()
+
+
+def sync_state(owner: AbstractBaseUser) -> SyncState | None:
+    return SyncState.objects.filter(owner=owner).first()
+
+
 def media_item(owner: AbstractBaseUser, media_key: str) -> Media:
     return get_object_or_404(Media, owner=owner, media_key=media_key)
 
@@ -121,4 +205,5 @@ def x_user(owner: AbstractBaseUser, x_id: str) -> XUser:
 
 
 def x_user_by_username(owner: AbstractBaseUser, username: str) -> XUser | None:
+    """Someone the owner's cache knows by this @username (X's usernames ignore case)."""
     return XUser.objects.filter(owner=owner, username__iexact=username).first()

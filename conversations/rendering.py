@@ -17,7 +17,8 @@ from django.utils.safestring import SafeString, mark_safe
 from conversations.models import DmEvent, XUser
 
 GROUP_GAP = timedelta(minutes=10)
-_POST_URL = re.compile(r"^https?://(?:www\.)?(?:x|twitter)\.com/[^/]+/status/(\d+)")
+# ASCII digits only, as every X id (xids): \d would also match "²" or "٤".
+_POST_URL = re.compile(r"^https?://(?:www\.)?(?:x|twitter)\.com/[^/]+/status/([0-9]+)")
 
 
 def _safe_url(url: object) -> str:

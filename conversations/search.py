@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from conversations import queries
+from conversations import queries, xids
 from conversations.models import Conversation, DmEvent, Media, XUser
 from dmreader import accounts
 
@@ -294,7 +294,7 @@ def _score(query: Query) -> RawSQL:
 def _after_cursor(owner: AbstractBaseUser, cursor: str, best: bool) -> Q:
     """Keyset: results strictly after the last one shown. A cursor is checked, never trusted."""
     score, _, x_id = cursor.rpartition(":") if best else ("", "", cursor)
-    if not re.fullmatch(r"[0-9]{1,19}", x_id):
+    if not xids.is_x_id(x_id):
         raise SearchError("That page of results no longer exists; search again.")
     last = queries.visible_to(owner).filter(x_id=x_id).values("created_at", "sort_id").first()
     if last is None:
@@ -332,16 +332,16 @@ def _places(owner: AbstractBaseUser, places: list[str]) -> Q:
     me = account.x_user_id if account else ""
     match = Q()
     for place in places:
-        if re.fullmatch(r"[0-9]{1,19}(-[0-9]{1,19})?", place):
+        if xids.is_conversation_id(place):
             found = Conversation.objects.filter(owner=owner, x_id=place).values_list(
                 "pk", flat=True
             )
             match |= Q(conversation_id__in=list(found))
         elif place.startswith("@"):
             user = queries.x_user_by_username(owner, place[1:])
-            if user is None:
+            if user is None or not me or not xids.is_x_id(user.x_id):
                 raise SearchError(f"You have no conversation with {place}.")
-            x_id = "-".join(sorted([user.x_id, me], key=int))
+            x_id = xids.one_to_one_id(user.x_id, me)
             # By primary key: through a join on x_id no index on events would be used.
             one_to_one = Conversation.objects.filter(owner=owner, x_id=x_id).values_list(
                 "pk", flat=True

@@ -21,5 +21,9 @@ def sync_account(owner_id: int, full: bool = False) -> str:
 
 
 def request_sync(owner_id: int, *, full: bool = False) -> None:
-    """Queue a sync once the current transaction commits (the worker must see its rows)."""
+    """Queue a sync once the current transaction commits (the worker must see its rows), and
+    show it as under way unless one already is (an account's first sync has no SyncState yet)."""
+    SyncState.objects.filter(owner_id=owner_id, lease_until__isnull=True).update(
+        status=SyncState.RUNNING
+    )
     transaction.on_commit(lambda: sync_account.enqueue(owner_id, full=full))

@@ -1,13 +1,25 @@
-from django.urls import path
+from django.urls import include, path
 
 from conversations import views
 
-app_name = "conversations"
+# The reader, under the "conversations" namespace.
+reader = (
+    [
+        path("c/<str:x_id>/", views.conversation, name="conversation"),
+        path("c/<str:x_id>/older/", views.older, name="older"),
+        path("with/", views.open_with, name="open_with"),
+        path("search/", views.search_messages, name="search"),
+        path("sync/", views.sync_now, name="sync_now"),
+        path("media/<str:media_key>/<str:kind>/", views.media_file, name="media"),
+        path("avatar/<str:x_id>/", views.avatar, name="avatar"),
+    ],
+    "conversations",
+)
+
+# The site's front page and the header's picture keep their plain names ("home" is where sign-in
+# and sign-out land), so this module has no app_name of its own.
 urlpatterns = [
-    path("c/<str:x_id>/", views.conversation, name="conversation"),
-    path("with/", views.open_with, name="open_with"),
-    path("search/", views.search_messages, name="search"),
-    path("sync/", views.sync_now, name="sync_now"),
-    path("media/<str:media_key>/<str:kind>/", views.media_file, name="media"),
-    path("avatar/<str:x_id>/", views.avatar, name="avatar"),
+    path("", views.home, name="home"),
+    path("account/avatar/<str:x_id>/", views.account_avatar, name="account_avatar"),
+    path("", include(reader)),
 ]

@@ -1,197 +1,277 @@
-"""Reader views: thin. Reads go through queries.py, writes through sync.py (via tasks)."""
+"""Reader views: thin. A GET reads through queries.py and renders; the few POSTs ask the sync side
+(sync.py, tasks.py) for something and render how it went. None of them talks to X itself."""
 
+import functools
 import re
+from collections.abc import Callable
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from conversations import media, queries, rendering, search, sync, tasks
+from conversations import media, queries, rendering, search, sync, tasks, xids
 from conversations.models import Conversation, Media, SyncState
+
+# xauth only for `_media_source`, whose token handling moves into conversations/media.py.
 from dmreader import accounts, xauth
 
-_EVENT_ID = re.compile(r"^[0-9]{1,19}$")
-_USERNAME = re.compile(r"^@?(\w{1,15})$")
+# X's usernames: ASCII letters, digits and "_", 1 to 15 (\w would let in any script's letters).
+_USERNAME = re.compile(r"@?([A-Za-z0-9_]{1,15})")
+
+View = Callable[..., HttpResponse]
 
 
-def _vary(response: HttpResponse) -> HttpResponse:
-    response["Vary"] = "HX-Request"
+def _varies_on_htmx(response: HttpResponse) -> HttpResponse:
+    # Browsers and proxies must not answer a full page load with a cached htmx fragment.
+    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
+def _reader(view: View) -> View:
+    """Signed in, with an X account: a staff user made with createsuperuser has none, and gets a
+    page that says so rather than an error."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if accounts.account_of(request.user) is None:
+            return render(request, "no_account.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def _me(request: HttpRequest) -> str:
-    account = accounts.account_of(request.user)
-    return account.x_user_id if account else ""
+    return accounts.account_of(request.user).x_user_id
 
 
-# Inbox ------------------------------------------------------------------------------------------
+# The inbox ------------------------------------------------------------------------------------
 
 
 @require_GET
-@login_required
-def inbox(request: HttpRequest) -> HttpResponse:
+def home(request: HttpRequest) -> HttpResponse:
+    """The welcome page, or the signed-in person's inbox."""
+    if not request.user.is_authenticated:
+        return render(request, "welcome.html")
+    return _inbox_view(request)
+
+
+@_reader
+def _inbox_view(request: HttpRequest) -> HttpResponse:
+    return _varies_on_htmx(_inbox(request))
+
+
+def _inbox(request: HttpRequest) -> HttpResponse:
     """The first page of conversations; ?after=<conversation id> the next one (infinite scroll).
     Only the first page is re-rendered by the polling while a sync runs."""
     me = _me(request)
-    after = (
-        queries.conversation(request.user, request.GET["after"])
-        if request.GET.get("after")
-        else None
-    )
+    after = None
+    if request.method == "GET" and request.GET.get("after"):
+        after = queries.conversation(request.user, _conversation_id(request.GET["after"]))
     page = list(queries.inbox(request.user, after=after)[: queries.INBOX_PAGE + 1])
     rows = [rendering.inbox_row(c, me) for c in page[: queries.INBOX_PAGE]]
     more = rows[-1]["conversation"].x_id if len(page) > queries.INBOX_PAGE else ""
     context = {"rows": rows, "more": more}
     if after is not None and request.htmx:
-        return _vary(render(request, "inbox.html#inbox-rows", context))
-    context["sync"] = SyncState.objects.filter(owner=request.user).first()
+        return render(request, "inbox.html#inbox-rows", context)
+    context["sync"] = queries.sync_state(request.user)
     context["account"] = accounts.account_of(request.user)
-    template = "inbox.html#inbox-body" if request.htmx else "inbox.html"
-    return _vary(render(request, template, context))
+    return render(request, "inbox.html#inbox-body" if request.htmx else "inbox.html", context)
 
 
 @require_POST
-@login_required
+@_reader
 def sync_now(request: HttpRequest) -> HttpResponse:
-    SyncState.objects.get_or_create(owner=request.user)
-    SyncState.objects.filter(owner=request.user, lease_until__isnull=True).update(
-        status=SyncState.RUNNING
-    )
+    """Ask for a sync (the worker runs it); with htmx, the inbox's status and rows re-rendered."""
     tasks.request_sync(request.user.pk)
     if request.htmx:
-        return inbox(request)
-    return redirect("home")
-
-
-# Conversation -----------------------------------------------------------------------------------
+        return _varies_on_htmx(_inbox(request))
+    return _varies_on_htmx(redirect("home"))
 
 
 @require_GET
 @login_required
+def account_avatar(request: HttpRequest, x_id: str) -> HttpResponse:
+    """The signed-in account's own picture. Its URL names the account and the picture's version
+    (the `account_avatar_url` tag), because the answer is cached for a day: one URL for everyone
+    would show the last account's face to the next one signing in on the same browser."""
+    account = accounts.account_of(request.user)
+    if account is None or account.x_user_id != x_id:
+        raise Http404("Not your account")
+    response = media.proxy(account.profile_image_url, max_bytes=2_000_000)
+    if response.status_code != 200:
+        return HttpResponseRedirect(static("img/avatar.svg"))
+    return response
+
+
+# A conversation -------------------------------------------------------------------------------
+
+
+def _conversation_id(value: str) -> str:
+    if not xids.is_conversation_id(value):
+        raise Http404("Not a conversation id")
+    return value
+
+
+def _event_id(value: str) -> str:
+    if value and not xids.is_x_id(value):
+        raise Http404("Not an event id")
+    return value
+
+
+@require_GET
+@_reader
 def conversation(request: HttpRequest, x_id: str) -> HttpResponse:
     """The newest page on a direct load, or the messages around one (?around=<event id>, from a
-    search result). Fragments for infinite scroll: ?before=<id> the page older than that event
-    (fetched from X when the cache runs out), ?after=<id> the page newer than it."""
-    convo = queries.conversation(request.user, x_id)
-    cursors = {name: request.GET.get(name, "") for name in ("before", "after", "around")}
-    name, value = next(((n, v) for n, v in cursors.items() if v), ("", ""))
-    if value and not _EVENT_ID.match(value):
-        raise Http404("Not an event id")
-    anchor = queries.event(request.user, convo, value) if value else None
+    search result). Fragments for infinite scroll: ?before=<id> the cached page older than that
+    event, ?after=<id> the page newer than it. Where the cache runs out, the page offers to fetch
+    older messages from X (`older`, a POST)."""
+    convo = queries.conversation(request.user, _conversation_id(x_id))
+    cursor = {name: _event_id(request.GET.get(name, "")) for name in ("before", "after", "around")}
+    name = next((n for n, v in cursor.items() if v), "")
+    if name == "after" and not request.htmx:
+        # A whole page newer than an event is the page around it (the "newer" link's own URL).
+        name, cursor["around"] = "around", cursor["after"]
+    reading = queries.read_conversation(request.user, convo, **{name: cursor[name]} if name else {})
+    context = _conversation_context(request, convo, reading)
     if name == "after":
-        page = queries.events_after(request.user, convo, anchor)
-        context = _conversation_context(request, convo, page, ended=False, newer_only=True)
-        return _vary(render(request, "conversation.html#newer", context))
-    if name == "around":
-        older = queries.events_before(request.user, convo, anchor, limit=queries.PAGE // 2)
-        newer = queries.events_after(request.user, convo, anchor, limit=queries.PAGE // 2)
-        page = queries.Page(
-            events=[*older.events, anchor, *newer.events],
-            found_oldest=older.found_oldest,
-            found_newest=newer.found_newest,
-        )
-        exhausted = page.found_oldest and _history_exhausted(request.user, convo)
+        context["newer_only"] = True
+        template = "conversation.html#newer"
+    elif name == "before" and request.htmx:
+        template = "conversation.html#older"
     else:
-        page = queries.events_before(request.user, convo, anchor)
-        exhausted = page.found_oldest and _history_exhausted(request.user, convo)
-        if page.found_oldest and not exhausted:
-            _fetch_older(request, convo)
-            convo.refresh_from_db()
-            page = queries.events_before(request.user, convo, anchor)
-            exhausted = page.found_oldest and _history_exhausted(request.user, convo)
-    context = _conversation_context(request, convo, page, ended=exhausted)
-    context["highlight"] = anchor.x_id if name == "around" else ""
-    if request.htmx and name == "before":
-        return _vary(render(request, "conversation.html#older", context))
-    return _vary(render(request, "conversation.html", context))
+        template = "conversation.html"
+    context["highlight"] = cursor["around"]
+    return _varies_on_htmx(render(request, template, context))
 
 
-def _creates(convo: Conversation, event) -> bool:
-    return convo.is_group and convo.x_id.isdigit() and int(event.x_id) == int(convo.x_id) + 4
-
-
-def _history_exhausted(owner, convo: Conversation) -> bool:
-    """Nothing older to ask X for: the conversation's own endpoint said so, or the inbox backfill
-    already walked X's whole window (every conversation's events in it are cached)."""
-    if convo.history_complete:
-        return True
-    return SyncState.objects.filter(owner=owner, backfill_complete=True).exists()
-
-
-def _fetch_older(request: HttpRequest, convo: Conversation) -> None:
-    # The person is waiting: up to three pages now, from the requests a background sync leaves.
-    outcome = sync.sync_conversation(request.user.pk, convo.x_id, pages=3)
-    request.fetch_outcome = outcome
+@require_POST
+@_reader
+def older(request: HttpRequest, x_id: str) -> HttpResponse:
+    """Fetch older history from X (the person scrolled past the cache's oldest event) and show
+    what came of it: the older messages, the beginning, when X's rate limit lets them load, or
+    why they could not. With htmx the page's "older messages" row is swapped for that; without
+    JavaScript it is the page older than `before`."""
+    convo = queries.conversation(request.user, _conversation_id(x_id))
+    before = _event_id(request.POST.get("before", ""))
+    reading = queries.read_conversation(request.user, convo, before=before)
+    outcome = None
+    if reading.page.found_oldest and not reading.ended:
+        # The person is waiting: up to three pages, from the requests a background sync leaves.
+        outcome = sync.sync_conversation(request.user.pk, convo.x_id, pages=3)
+        convo = queries.conversation(request.user, convo.x_id)  # where its history stands now
+        reading = queries.read_conversation(request.user, convo, before=before)
+    context = _conversation_context(request, convo, reading, outcome=outcome)
+    template = "conversation.html#older" if request.htmx else "conversation.html"
+    return _varies_on_htmx(render(request, template, context))
 
 
 def _conversation_context(
     request: HttpRequest,
     convo: Conversation,
-    page: queries.Page,
+    reading: queries.Reading,
     *,
-    ended: bool,
-    newer_only: bool = False,
+    outcome: sync.Outcome | None = None,
 ) -> dict:
     me = _me(request)
     participants = list(convo.participants.all())
     people = {p.x_id: p for p in participants}
-    for event in page.events:
+    for event in reading.page.events:
         if event.sender is not None:
             people.setdefault(event.sender_x_id, event.sender)
-    oldest = page.events[0] if page.events else None
-    outcome = getattr(request, "fetch_outcome", None)
-    return {
+    context = {
         "conversation": convo,
         "title": rendering.conversation_title(participants, me),
         "others": [p for p in participants if p.x_id != me],
-        "blocks": rendering.timeline(page.events, people, me),
-        "oldest": oldest,
-        "newest": page.events[-1] if page.events else None,
-        "found_newest": page.found_newest,
-        "newer_only": newer_only,
-        "ended": ended,
-        # Only a group's creation proves a beginning (its id is the creating event's minus 4,
-        # docs/x-api.md §3.3); otherwise X's 30-day window may have cut the history short.
-        "beginning": ended and oldest is not None and _creates(convo, oldest),
-        "waiting_until": outcome.retry_at
-        if outcome and outcome.status == SyncState.WAITING
-        else None,
-        "fetch_failed": outcome.error if outcome and outcome.status == SyncState.FAILED else "",
+        "blocks": rendering.timeline(reading.page.events, people, me),
+        "oldest": reading.oldest,
+        # What a fetch from X must come before: the oldest shown, or on an empty older page, the
+        # event it was older than.
+        "fetch_before": reading.oldest or reading.anchor,
+        "newest": reading.newest,
+        "found_oldest": reading.page.found_oldest,
+        "found_newest": reading.page.found_newest,
+        "ended": reading.ended,
+        "beginning": reading.beginning,
+        "newer_only": False,
+        "highlight": "",
+        "waiting_until": None,
+        "fetch_failed": "",
     }
+    if outcome is not None and not reading.ended:
+        if outcome.status == SyncState.WAITING:
+            context["waiting_until"] = outcome.retry_at
+        elif outcome.status in (SyncState.FAILED, SyncState.NEEDS_REAUTH):
+            context["fetch_failed"] = outcome.error or "X did not answer."
+    return context
 
 
-@require_GET
-@login_required
+# Opening a conversation by who it is with ---------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@_reader
 def open_with(request: HttpRequest) -> HttpResponse:
-    """Open the one-to-one with someone by @username (known from the cache) or X user id."""
-    who = request.GET.get("who", "").strip()
-    match = _USERNAME.match(who)
-    participant_id = ""
-    if who.isdigit() and len(who) <= 19:
-        participant_id = who
-    elif match:
-        user = queries.x_user_by_username(request.user, match.group(1))
-        participant_id = user.x_id if user else sync.find_user_id(request.user.pk, match.group(1))
+    """The one-to-one with someone, by @username or X user id. A GET only reads: a cached
+    conversation is a redirect, anything else a page offering to look on X. The POST (that page's
+    button, the inbox's form) asks X: a GET must change nothing, since a link on another site can
+    make a browser send one with this site's cookies (SameSite=Lax)."""
+    data = request.POST if request.method == "POST" else request.GET
+    who = data.get("who", "").strip()
     me = _me(request)
-    if not participant_id or participant_id == me:
-        context = {"who": who, "problem": f"No account called {who or 'that'} was found on X."}
-        if who.isdigit():
-            context["problem"] = "That is your own account."
-        return render(request, "open_with.html", context, status=404 if who else 200)
-    conversation_id = "-".join(sorted([participant_id, me], key=int))
-    outcome = sync.sync_conversation_with(request.user.pk, participant_id, pages=1)
-    found = Conversation.objects.filter(
-        owner=request.user, x_id=conversation_id, last_event__isnull=False
-    ).exists()
-    if not found:
-        problem = outcome.error or f"You have no messages with {who} in the last 30 days."
-        return render(request, "open_with.html", {"who": who, "problem": problem}, status=404)
-    url = reverse("conversations:conversation", args=[conversation_id])
-    return HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+    if not who:
+        return _open_with_page(request, who, "")
+    username, participant_id = _who(who)
+    if username is None and not participant_id:
+        problem = f"{who} is not an X @username or user id."
+        return _open_with_page(request, who, problem, status=400)
+    if username is not None:
+        known = queries.x_user_by_username(request.user, username)
+        participant_id = known.x_id if known else ""
+    if participant_id == me:
+        return _open_with_page(request, who, "That is your own account.", status=400)
+    found = queries.one_to_one(request.user, me, participant_id) if participant_id else None
+    if found is None and request.method == "POST":
+        if not participant_id:
+            participant_id = sync.find_user_id(request.user.pk, username) or ""
+            if not participant_id:
+                problem = f"No account called @{username} was found on X."
+                return _open_with_page(request, who, problem, status=404)
+        if participant_id == me:
+            return _open_with_page(request, who, "That is your own account.", status=400)
+        outcome = sync.sync_conversation_with(request.user.pk, participant_id, pages=1)
+        found = queries.one_to_one(request.user, me, participant_id)
+        if found is None:
+            problem = outcome.error or f"You have no messages with {who} in the last 30 days."
+            return _open_with_page(request, who, problem, status=404)
+    if found is None:
+        label = f"@{username}" if username is not None else who
+        return _open_with_page(request, who, "", ask_x=label)
+    url = reverse("conversations:conversation", args=[found.x_id])
+    response = HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+    return _varies_on_htmx(response)
+
+
+def _who(who: str) -> tuple[str | None, str]:
+    """(username, "") for an @username, (None, id) for an X user id, (None, "") for neither.
+    Only ASCII digits make an id: "²" or "٤٥" would crash int() or reach X as junk."""
+    if xids.is_x_id(who):
+        return None, who
+    match = _USERNAME.fullmatch(who)
+    return (match.group(1), "") if match else (None, "")
+
+
+def _open_with_page(
+    request: HttpRequest, who: str, problem: str, *, status: int = 200, ask_x: str = ""
+) -> HttpResponse:
+    """The form again, with what went wrong, or (`ask_x`: who to look for) a button to ask X."""
+    context = {"who": who, "problem": problem, "ask_x": ask_x}
+    return _varies_on_htmx(render(request, "open_with.html", context, status=status))
 
 
 # Media ------------------------------------------------------------------------------------------
@@ -225,6 +305,8 @@ def _media_source(request: HttpRequest, item: Media, kind: str) -> tuple[str, st
 @require_GET
 @login_required
 def avatar(request: HttpRequest, x_id: str) -> HttpResponse:
+    if not xids.is_x_id(x_id):
+        raise Http404("Not a user id")
     user = queries.x_user(request.user, x_id)
     if not user.profile_image_url:
         return HttpResponseRedirect(static("img/avatar.svg"))
@@ -238,7 +320,7 @@ def avatar(request: HttpRequest, x_id: str) -> HttpResponse:
 
 
 @require_GET
-@login_required
+@_reader
 def search_messages(request: HttpRequest) -> HttpResponse:
     """Full-text search, newest first or best match, paged by keyset for infinite scroll. The
     query lives in the URL, so a search can be shared and back/forward work."""
@@ -246,7 +328,7 @@ def search_messages(request: HttpRequest) -> HttpResponse:
     order = "best" if request.GET.get("order") == "best" else "newest"
     within = None
     if request.GET.get("in"):
-        within = queries.conversation(request.user, request.GET["in"])
+        within = queries.conversation(request.user, _conversation_id(request.GET["in"]))
     context = {
         "q": raw,
         "order": order,
@@ -273,4 +355,5 @@ def search_messages(request: HttpRequest) -> HttpResponse:
         else:
             context.update(results=page.results, cursor=page.cursor)
     more = request.htmx and request.GET.get("cursor")
-    return _vary(render(request, "search.html#results" if more else "search.html", context))
+    template = "search.html#results" if more else "search.html"
+    return _varies_on_htmx(render(request, template, context))

@@ -18,7 +18,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 from conversations import sync
-from conversations.models import Conversation, DmEvent, Media, SyncState, XUser
+from conversations.models import Conversation, DmEvent, Media, SyncRun, SyncState, XUser
 from dmreader.models import XAccount
 from tests.sandbox import Sandbox
 from tests.signin_helpers import sign_in
@@ -385,7 +385,8 @@ INBOX_QUERIES = 8
 # their media, and their shared posts with authors.
 CONVERSATION_QUERIES = 8
 OLDER_QUERIES = CONVERSATION_QUERIES + 1  # the anchor event
-# At the oldest cached page: whether X has anything older (views._history_exhausted).
+# At the oldest cached page: whether X has anything older (queries.history_exhausted), unless the
+# page holds a group's creation (its beginning, known without asking).
 LAST_PAGE_EXTRA = 1
 
 
@@ -421,9 +422,29 @@ def test_a_conversation_page_costs_the_same_queries_whatever_its_size(
             .order_by("created_at", "sort_id")[50]
             .x_id
         )
-        with django_assert_num_queries(OLDER_QUERIES + LAST_PAGE_EXTRA):
+        began = DmEvent.objects.filter(
+            owner=maya.user, conversation__x_id=conversation_id, x_id=f"{int(group) + 4}"
+        ).exists()
+        extra = 0 if conversation_id == group and began else LAST_PAGE_EXTRA
+        with django_assert_num_queries(OLDER_QUERIES + extra):
             last = older(maya, conversation_id, oldest_cached)
         assert "history-end" in last.content.decode()
+
+
+def test_asking_x_for_older_messages_it_already_gave_asks_nothing_and_costs_a_page(
+    maya, django_assert_num_queries
+):
+    first = (
+        DmEvent.objects.filter(owner=maya.user, conversation__x_id=THEO)
+        .order_by("created_at", "sort_id")[50]
+        .x_id
+    )
+    runs = SyncRun.objects.filter(owner=maya.user).count()
+    with django_assert_num_queries(OLDER_QUERIES + LAST_PAGE_EXTRA):
+        fragment = maya.client.post(f"/c/{THEO}/older/", {"before": first}, headers=HX)
+    assert len(event_ids(fragment)) == 50
+    assert "X only returns the last 30 days" in fragment.content.decode()
+    assert SyncRun.objects.filter(owner=maya.user).count() == runs
 
 
 # Another account -----------------------------------------------------------------------------
@@ -558,17 +579,32 @@ def test_a_dm_photo_is_served_as_an_image_so_its_link_shows_it(maya):
 # Opening a conversation by @username ---------------------------------------------------------
 
 
-def test_open_with_a_username_goes_to_the_one_to_one(maya):
+def test_open_with_a_cached_username_or_id_goes_to_the_one_to_one_by_get_or_post(maya):
     for who in ("@theo_park", "theo_park", "@Theo_Park", "2893011764"):
-        response = maya.client.get("/with/", {"who": who})
-        assert response.status_code == 302, who
-        assert response["Location"] == f"/c/{THEO}/"
-    response = maya.client.get("/with/", {"who": "@theo_park"}, headers=HX)
+        for response in (
+            maya.client.get("/with/", {"who": who}),
+            maya.client.post("/with/", {"who": who}),
+        ):
+            assert response.status_code == 302, who
+            assert response["Location"] == f"/c/{THEO}/"
+    response = maya.client.post("/with/", {"who": "@theo_park"}, headers=HX)
     assert response["HX-Redirect"] == f"/c/{THEO}/"
+    assert "HX-Request" in response["Vary"]
+
+
+def test_the_inbox_opens_a_chat_with_a_post_form_carrying_its_csrf_token(maya):
+    inbox = maya.client.get("/").content.decode()
+    form = re.search(
+        r'<form class="open-with" method="post" action="/with/".*?</form>', inbox, re.S
+    )
+    assert form and 'name="csrfmiddlewaretoken"' in form[0]
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(maya.user)
+    assert strict.post("/with/", {"who": "@theo_park"}).status_code == 403
 
 
 def test_open_with_an_unknown_username_explains_itself(maya):
-    response = maya.client.get("/with/", {"who": "@nobody_at_all"})
+    response = maya.client.post("/with/", {"who": "@nobody_at_all"})
     assert response.status_code == 404
     assert "No account called @nobody_at_all was found on X." in response.content.decode()
     assert 'value="@nobody_at_all"' in response.content.decode()
@@ -576,15 +612,173 @@ def test_open_with_an_unknown_username_explains_itself(maya):
 
 def test_open_with_someone_without_messages_explains_itself(maya):
     quinn = "1647679433974837250"
-    response = maya.client.get("/with/", {"who": quinn})
+    response = maya.client.post("/with/", {"who": quinn})
     assert response.status_code == 404
     assert "You have no messages with" in response.content.decode()
 
 
 def test_open_with_hostile_input_is_escaped(maya):
-    response = maya.client.get("/with/", {"who": '"><script>alert(1)</script>'})
-    assert response.status_code == 404
-    assert "<script>alert(1)" not in response.content.decode()
+    for send in (maya.client.get, maya.client.post):
+        response = send("/with/", {"who": '"><script>alert(1)</script>'})
+        assert response.status_code == 400
+        assert "is not an X @username or user id" in response.content.decode()
+        assert "<script>alert(1)" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "who",
+    # Superscript, subscript, Arabic-Indic, Persian and full-width digits; non-ASCII letters.
+    ["⁰⁴⁵", "₀₁₂", "²", "٤٥٦", "۱۲۳", "\uff14\uff15\uff16", "@théo", "@\uff54\uff48\uff45\uff4f"],
+)
+def test_open_with_takes_only_ascii_digits_as_an_id_and_asks_x_nothing(maya, who):
+    conversations = Conversation.objects.filter(owner=maya.user).count()
+    runs = SyncRun.objects.filter(owner=maya.user).count()
+    for send in (maya.client.get, maya.client.post):
+        response = send("/with/", {"who": who})
+        assert response.status_code == 400, who
+        assert "is not an X @username or user id" in response.content.decode()
+    assert Conversation.objects.filter(owner=maya.user).count() == conversations
+    assert SyncRun.objects.filter(owner=maya.user).count() == runs
+
+
+# The account's own picture -------------------------------------------------------------------
+
+
+def header_avatar(reader: Reader) -> str:
+    return re.search(
+        r'<img class="avatar avatar-sm" src="([^"]+)"', reader.client.get("/").content.decode()
+    )[1]
+
+
+def test_each_account_s_header_picture_has_a_url_of_its_own(maya, jonas):
+    maya_url, jonas_url = header_avatar(maya), header_avatar(jonas)
+    assert maya_url != jonas_url
+    assert maya_url.startswith(f"/account/avatar/{maya.x_id}/")
+    assert jonas_url.startswith(f"/account/avatar/{jonas.x_id}/")
+    picture = maya.client.get(maya_url)
+    assert picture.status_code == 200 and picture["Content-Type"].startswith("image/")
+    # Cached by the browser for a day: nobody else's URL may answer with this face.
+    assert picture["Cache-Control"] == "private, max-age=86400"
+    assert maya.client.get(jonas_url).status_code == 404
+    # A new picture is a new URL, so a browser's day-old copy is never shown for it.
+    XAccount.objects.filter(user=maya.user).update(
+        profile_image_url=XAccount.objects.get(user=maya.user).profile_image_url + "?new"
+    )
+    assert header_avatar(maya) != maya_url
+
+
+def test_the_header_picture_falls_back_to_the_default_when_x_s_image_fails(sandbox, maya):
+    XAccount.objects.filter(user=maya.user).update(
+        profile_image_url=f"{sandbox.base_url}/profile_images/0/missing_normal.jpg"
+    )
+    response = maya.client.get(header_avatar(maya))
+    assert response.status_code == 302
+    assert response["Location"].endswith("/img/avatar.svg")
+
+
+# Sync now --------------------------------------------------------------------------------------
+
+
+def test_sync_now_with_htmx_answers_with_the_inbox_s_status_and_rows(maya):
+    response = maya.client.post("/sync/", headers=HX)
+    assert response.status_code == 200
+    assert "HX-Request" in response["Vary"]
+    content = response.content.decode()
+    assert content.lstrip().startswith('<div id="inbox-body"')
+    assert 'class="sync-line"' in content and ROW.search(content)
+    without_js = maya.client.post("/sync/")
+    assert without_js.status_code == 302 and without_js["Location"] == "/"
+
+
+# Older history from X --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def history_left_at_x(maya):
+    """As before the first inbox pass reached X's end: the cache may lack older history, and only
+    asking X (a conversation fetch) can tell."""
+    SyncState.objects.filter(owner=maya.user).update(backfill_complete=False)
+    Conversation.objects.filter(owner=maya.user).update(history_complete=False, history_token="")
+
+
+def oldest_cached(reader: Reader, conversation_id: str) -> DmEvent:
+    return (
+        DmEvent.objects.filter(owner=reader.user, conversation__x_id=conversation_id)
+        .order_by("created_at", "sort_id")
+        .first()
+    )
+
+
+def test_a_get_never_asks_x_and_where_the_cache_ends_offers_to(maya, history_left_at_x):
+    runs = SyncRun.objects.filter(owner=maya.user).count()
+    first = oldest_cached(maya, THEO).x_id
+    fragment = older(maya, THEO, first)
+    assert fragment.status_code == 200
+    content = fragment.content.decode()
+    form = re.search(r'<form method="post" action="/c/[^"]+/older/".*?</form>', content, re.S)
+    assert form, content
+    assert 'hx-trigger="intersect once, submit"' in form[0]
+    assert f'name="before" value="{first}"' in form[0]
+    assert "Load older messages from X" in form[0]
+    page = maya.client.get(f"/c/{THEO}/", {"before": first})
+    assert (
+        "<html" in page.content.decode() and "Load older messages from X" in page.content.decode()
+    )
+    assert SyncRun.objects.filter(owner=maya.user).count() == runs
+
+
+def test_scrolling_past_the_cache_with_x_s_rate_limit_used_up_says_when_older_messages_can_load(
+    sandbox, maya, history_left_at_x
+):
+    first = oldest_cached(maya, THEO).x_id
+    sandbox.fault("maya_reads", "429", count=1)
+    try:
+        fragment = maya.client.post(f"/c/{THEO}/older/", {"before": first}, headers=HX)
+    finally:
+        sandbox.clear_faults("maya_reads")
+    assert fragment.status_code == 200
+    assert "HX-Request" in fragment["Vary"]
+    content = fragment.content.decode()
+    reset = SyncState.objects.get(owner=maya.user).rate_reset_at
+    assert f"Older messages can load at {reset:%H:%M} (X's rate limit)." in text_of(content)
+    # The row stays, with a button, and does not post itself again while the limit lasts.
+    assert f'name="before" value="{first}"' in content and "Try again" in content
+    assert "intersect" not in content
+    # Without JavaScript: the page older than the cache's first message, saying the same.
+    page = maya.client.post(f"/c/{THEO}/older/", {"before": first})
+    assert page.status_code == 200 and "<html" in page.content.decode()
+
+
+def test_loading_older_messages_from_x_shows_what_it_fetched_then_the_end(
+    sandbox, maya, history_left_at_x
+):
+    sizes = {c.x_id: c.events.count() for c in Conversation.objects.filter(owner=maya.user)}
+    small = min((c for c, n in sizes.items() if 60 < n < 250 and "-" in c), key=sizes.get)
+    lost = list(
+        DmEvent.objects.filter(owner=maya.user, conversation__x_id=small)
+        .order_by("created_at", "sort_id")
+        .values_list("x_id", flat=True)[:20]
+    )
+    DmEvent.objects.filter(owner=maya.user, x_id__in=lost).delete()
+    first = oldest_cached(maya, small).x_id
+    fragment = maya.client.post(f"/c/{small}/older/", {"before": first}, headers=HX)
+    assert fragment.status_code == 200
+    assert event_ids(fragment) == lost
+    assert "X only returns the last 30 days" in fragment.content.decode()
+
+
+def test_a_failure_loading_older_messages_says_why_and_offers_to_try_again(
+    sandbox, maya, history_left_at_x
+):
+    first = oldest_cached(maya, THEO).x_id
+    sandbox.fault("maya_reads", "503", count=10)
+    try:
+        fragment = maya.client.post(f"/c/{THEO}/older/", {"before": first}, headers=HX)
+    finally:
+        sandbox.clear_faults("maya_reads")
+    content = text_of(fragment.content.decode())
+    assert "Older messages could not be loaded: X answered 503." in content
+    assert "Try again" in content
 
 
 # New events (these add to the module's sandbox, so they come last) ---------------------------
@@ -638,14 +832,29 @@ def test_the_inbox_costs_the_same_queries_after_new_conversations_arrive(
     assert text_of(after[0][1]).startswith("Quinn Adebayo @quiet_quinn now Photo look")
 
 
-def test_open_with_a_username_dm_reader_has_not_seen_asks_x_who_it_is(sandbox, maya):
+def test_open_with_a_username_dm_reader_has_not_seen_asks_x_only_when_told_to(sandbox, maya):
     assert not XUser.objects.filter(owner=maya.user, username="lena_fischer").exists()
     sandbox.admin(
         "POST",
         "events",
         json={"with": ["maya_reads", "lena_fischer"], "sender": "lena_fischer", "text": "found me"},
     )
-    response = maya.client.get("/with/", {"who": "@lena_fischer"})
+    # A GET (a link, perhaps on another site) changes nothing and asks X nothing: it offers to.
+    runs = SyncRun.objects.filter(owner=maya.user).count()
+    offer = maya.client.get("/with/", {"who": "@lena_fischer"})
+    assert offer.status_code == 200
+    assert "HX-Request" in offer["Vary"]
+    form = re.search(
+        r'<form class="open-with" method="post" action="/with/".*?</form>',
+        offer.content.decode(),
+        re.S,
+    )
+    assert form and "Look for @lena_fischer on X" in form[0]
+    assert 'name="csrfmiddlewaretoken"' in form[0]
+    assert SyncRun.objects.filter(owner=maya.user).count() == runs
+    assert not XUser.objects.filter(owner=maya.user, username="lena_fischer").exists()
+    # Its button does.
+    response = maya.client.post("/with/", {"who": "@lena_fischer"})
     assert response.status_code == 302
     conversation = maya.client.get(response["Location"]).content.decode()
     assert "found me" in conversation

@@ -1,5 +1,6 @@
 import ast
 import logging
+import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -51,7 +52,8 @@ def test_approving_on_x_signs_in_and_shows_the_account(client, sandbox):
     assert b"Maya Okafor" in home.content
     assert b"@maya_reads" in home.content
     assert b'src="/auth/login/"' not in home.content
-    avatar = client.get("/account/avatar/")
+    # The header's picture, at its account's own URL (conversations.views.account_avatar).
+    avatar = client.get(re.search(r'avatar-sm" src="([^"]+)"', home.content.decode())[1])
     assert avatar.status_code == 200
     assert avatar["Content-Type"] == "image/jpeg"
     assert b"".join(avatar.streaming_content)[:2] == b"\xff\xd8"

@@ -1,4 +1,7 @@
+import hashlib
+
 from django import template
+from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from conversations import rendering
@@ -58,3 +61,11 @@ def fitted(item) -> tuple[int, int]:
     width, height = item.width or MEDIA_BOX, item.height or MEDIA_BOX
     scale = min(1, MEDIA_BOX / width, MEDIA_BOX / height)
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+@register.simple_tag
+def account_avatar_url(account) -> str:
+    """The signed-in account's picture at a URL of its own: it names the account, and changes
+    when the picture does, since browsers keep the answer for a day (views.account_avatar)."""
+    version = hashlib.sha256(account.profile_image_url.encode()).hexdigest()[:12]
+    return f"{reverse('account_avatar', args=[account.x_user_id])}?v={version}"

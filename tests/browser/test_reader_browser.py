@@ -6,6 +6,7 @@ import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from conversations import sync
@@ -345,3 +346,107 @@ def test_a_chat_opened_by_username_shows_hostile_text_as_text_and_scrolls_back_t
     page.evaluate("window.scrollTo(0, 0)")
     snap(page, "reader-conversation-start")
     assert dialogs == []
+
+
+def test_sync_now_on_the_inbox_shows_the_sync_and_brings_the_news(maya: Page, sandbox):
+    page = maya
+    owner = XAccount.objects.get(username="maya_reads").user_id
+    status = page.locator(".sync-line")
+    expect(status).to_contain_text("Up to date")
+    sandbox.admin(
+        "POST",
+        "events",
+        json={"with": ["maya_reads", "theo_park"], "sender": "theo_park", "text": "pressed it?"},
+    )
+    page.get_by_role("button", name="Sync now").click()
+    # The press shows at once (and the inbox polls for the rest)...
+    expect(status).to_contain_text("Syncing…")
+    expect(page.get_by_role("button", name="Sync now")).to_be_disabled()
+    snap(page, "reader-sync-now")
+    # ...and once the worker has run the sync it asked for, the news is on top, without a reload.
+    page.evaluate("window.notReloaded = true")
+    call_command("db_worker", batch=True, startup_delay=False, reload=False, verbosity=0)
+    assert SyncState.objects.get(owner_id=owner).status == SyncState.IDLE
+    expect(status).to_contain_text("Up to date", timeout=10_000)
+    expect(page.locator(".inbox-row").first.locator(".inbox-preview")).to_have_text("pressed it?")
+    assert page.evaluate("window.notReloaded === true")
+
+
+def test_scrolling_past_the_cache_when_x_s_rate_limit_is_used_up_says_when_and_tries_again(
+    maya: Page, sandbox, dialogs
+):
+    """Before the first inbox sync has walked X's whole window, the top of a conversation's cache
+    may not be its beginning: the reader asks X (a POST), and tells when X's limit is used up."""
+    page = maya
+    owner = XAccount.objects.get(username="maya_reads").user_id
+    short = next(
+        c
+        for c in Conversation.objects.filter(owner_id=owner, is_group=False).order_by("x_id")
+        if 5 < c.events.count() < 40
+    )
+    SyncState.objects.filter(owner_id=owner).update(backfill_complete=False)
+    Conversation.objects.filter(pk=short.pk).update(history_complete=False, history_token="")
+    shown = list(short.events.order_by("created_at", "sort_id").values_list("x_id", flat=True))
+
+    page.goto(f"{page.url.rstrip('/')}/c/{short.x_id}/")
+    row = page.locator("#thread .load-older")
+    expect(row.get_by_role("button", name="Load older messages from X")).to_be_attached()
+    sandbox.fault("maya_reads", "429", count=1)
+    try:
+        # Scrolled up to it, the row asks X by itself.
+        page.mouse.move(640, 400)
+        page.mouse.wheel(0, -100_000)
+        expect(row).to_contain_text(
+            re.compile(r"Older messages can load at \d\d:\d\d \(X's rate limit\)\.")
+        )
+    finally:
+        sandbox.clear_faults("maya_reads")
+    expect(row.get_by_role("button", name="Try again")).to_be_visible()
+    assert event_ids(page) == shown  # the row stays and nothing was lost
+    snap(page, "reader-older-rate-limited")
+
+    # The window has room again: "Try again" asks X, which has nothing older.
+    SyncState.objects.filter(owner_id=owner).update(rate_remaining=None, rate_reset_at=None)
+    row.get_by_role("button", name="Try again").click()
+    expect(page.locator(".history-end")).to_contain_text("X only returns the last 30 days")
+    assert page.locator("#thread .load-older").count() == 0
+    assert event_ids(page) == shown
+    assert dialogs == []
+
+
+def header_picture(page: Page) -> tuple[str, str, str]:
+    """The header picture's URL, what it shows, and what its URL serves now (pixels to compare)."""
+    avatar = page.locator(".account-chip img.avatar")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=avatar.element_handle()
+    )
+    return avatar.get_attribute("src"), *avatar.evaluate(
+        """async (img) => {
+          const draw = (source) => {
+            const canvas = document.createElement("canvas");
+            canvas.width = canvas.height = 32;
+            canvas.getContext("2d").drawImage(source, 0, 0, 32, 32);
+            return canvas.toDataURL();
+          };
+          const fresh = await fetch(img.src, { cache: "no-store" });
+          return [draw(img), draw(await createImageBitmap(await fresh.blob()))];
+        }"""
+    )
+
+
+def test_after_maya_signs_out_jonas_sees_his_own_picture_not_hers(page: Page, live_server, sandbox):
+    sign_in(page, live_server, sandbox)
+    maya_url, maya_shown, maya_fresh = header_picture(page)
+    assert maya_shown == maya_fresh
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("link", name="Sign in with X").click()
+    page.get_by_label(re.compile("Jonas Köhler")).check()
+    page.get_by_role("button", name="Authorize app").click()
+    expect(page.get_by_label("Signed in as Jonas Köhler")).to_be_visible()
+    jonas_url, jonas_shown, jonas_fresh = header_picture(page)
+    # The browser keeps a picture for a day: Jonas's must not be at the URL of Maya's, which a
+    # cache that ignores `Vary: Cookie` would answer with her face.
+    jonas = XAccount.objects.get(username="jonas_k").x_user_id
+    assert jonas_url != maya_url and f"/{jonas}/" in jonas_url
+    assert jonas_shown == jonas_fresh
+    assert jonas_shown != maya_shown
