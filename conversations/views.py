@@ -8,17 +8,14 @@ from collections.abc import Callable
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from conversations import media, queries, rendering, search, sync, tasks, xids
-from conversations.models import Conversation, Media, SyncState
-
-# xauth only for `_media_source`, whose token handling moves into conversations/media.py.
-from dmreader import accounts, xauth
+from conversations.models import Conversation, SyncState
+from dmreader import accounts
 
 # X's usernames: ASCII letters, digits and "_", 1 to 15 (\w would let in any script's letters).
 _USERNAME = re.compile(r"@?([A-Za-z0-9_]{1,15})")
@@ -103,10 +100,7 @@ def account_avatar(request: HttpRequest, x_id: str) -> HttpResponse:
     account = accounts.account_of(request.user)
     if account is None or account.x_user_id != x_id:
         raise Http404("Not your account")
-    response = media.proxy(account.profile_image_url, max_bytes=2_000_000)
-    if response.status_code != 200:
-        return HttpResponseRedirect(static("img/avatar.svg"))
-    return response
+    return media.image_or_placeholder(account.profile_image_url)
 
 
 # A conversation -------------------------------------------------------------------------------
@@ -282,24 +276,7 @@ def _open_with_page(
 def media_file(request: HttpRequest, media_key: str, kind: str) -> HttpResponse:
     """A photo, video or preview of a cached DM, fetched on the server for its owner only."""
     item = queries.media_item(request.user, media_key)
-    url, token = _media_source(request, item, kind)
-    return media.proxy(url, max_bytes=100_000_000, token=token)
-
-
-def _media_source(request: HttpRequest, item: Media, kind: str) -> tuple[str, str]:
-    if kind == "preview":
-        return item.preview_image_url, ""
-    if kind == "video":
-        return media.best_mp4(item.variants), ""
-    if kind == "full" and item.url:
-        # DM photos are private: X serves them to the participants' own token only.
-        account = request.user.x_account
-        try:
-            token = xauth.fresh_access_token(account.pk)
-        except xauth.XAuthError:
-            raise Http404("Sign in again to load this photo") from None
-        return media.download_url(item.url), token
-    raise Http404("No such media file")
+    return media.file_response(item, kind, accounts.account_of(request.user))
 
 
 @require_GET
@@ -307,13 +284,7 @@ def _media_source(request: HttpRequest, item: Media, kind: str) -> tuple[str, st
 def avatar(request: HttpRequest, x_id: str) -> HttpResponse:
     if not xids.is_x_id(x_id):
         raise Http404("Not a user id")
-    user = queries.x_user(request.user, x_id)
-    if not user.profile_image_url:
-        return HttpResponseRedirect(static("img/avatar.svg"))
-    response = media.proxy(user.profile_image_url, max_bytes=2_000_000)
-    if response.status_code != 200:
-        return HttpResponseRedirect(static("img/avatar.svg"))
-    return response
+    return media.image_or_placeholder(queries.x_user(request.user, x_id).profile_image_url)
 
 
 # Search -----------------------------------------------------------------------------------------
