@@ -203,7 +203,7 @@ def media_file(request: HttpRequest, media_key: str, kind: str) -> HttpResponse:
     """A photo, video or preview of a cached DM, fetched on the server for its owner only."""
     item = queries.media_item(request.user, media_key)
     url, token = _media_source(request, item, kind)
-    return media.proxy(url, max_bytes=100_000_000, token=token)
+    return media.proxy(url, owner_id=request.user.pk, max_bytes=100_000_000, token=token)
 
 
 def _media_source(request: HttpRequest, item: Media, kind: str) -> tuple[str, str]:
@@ -228,7 +228,7 @@ def avatar(request: HttpRequest, x_id: str) -> HttpResponse:
     user = queries.x_user(request.user, x_id)
     if not user.profile_image_url:
         return HttpResponseRedirect(static("img/avatar.svg"))
-    response = media.proxy(user.profile_image_url, max_bytes=2_000_000)
+    response = media.proxy(user.profile_image_url, owner_id=request.user.pk, max_bytes=2_000_000)
     if response.status_code != 200:
         return HttpResponseRedirect(static("img/avatar.svg"))
     return response

@@ -18,4 +18,5 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def account_avatar(request: HttpRequest) -> HttpResponse:
     account = accounts.account_of(request.user)
-    return media.proxy(account.profile_image_url if account else "", max_bytes=2_000_000)
+    url = account.profile_image_url if account else ""
+    return media.proxy(url, owner_id=request.user.pk, max_bytes=2_000_000)
