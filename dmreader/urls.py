@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from dmreader import signin, views
+from dmreader import health, leaving, signin, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,4 +11,7 @@ urlpatterns = [
     path("account/avatar/", views.account_avatar, name="account_avatar"),
     path("", include("conversations.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("account/", leaving.account, name="account"),
+    path("account/delete/", leaving.delete_account, name="account_delete"),
 ]
