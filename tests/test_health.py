@@ -5,13 +5,14 @@ in /healthz?processes=1)."""
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import OperationalError, connection
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
@@ -27,18 +28,23 @@ def database_url() -> str:
     return f"postgres://{config['USER']}@{config['HOST']}:{config['PORT']}/{config['NAME']}"
 
 
+def production_env() -> dict[str, str]:
+    """What a deployment sets: DEBUG off and its own secrets (here, the test run's)."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DEBUG": "false",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "TOKEN_ENCRYPTION_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
+    }
+
+
 def start_worker(interval: float) -> subprocess.Popen:
+    """scripts/worker, as compose.yaml starts it."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "worker",
-            "--no-reload",
-            "--no-startup-delay",
-            f"--heartbeat-interval={interval}",
-        ],
+        ["scripts/worker", "--no-startup-delay", f"--heartbeat-interval={interval}"],
         cwd=REPO,
-        env={**os.environ, "DATABASE_URL": database_url()},
+        env=production_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -125,7 +131,8 @@ def test_a_worker_killed_with_sigkill_shows_as_stale_in_the_health_check_and_the
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_stopped_cleanly_says_so_and_one_live_worker_keeps_the_check_green():
     stopped = start_worker(interval=0.5)
-    wait_for(lambda: Heartbeat.objects.filter(pid=stopped.pid).exists())
+    # Beating: by then the worker has its signal handlers (a SIGTERM earlier kills it outright).
+    wait_for(lambda: Heartbeat.objects.filter(pid=stopped.pid, last_seen_at__gt=F("started_at")))
     stopped.send_signal(signal.SIGTERM)
     assert stopped.wait(30) == 0, stopped.stderr.read()[-2000:]
     assert Heartbeat.objects.get(pid=stopped.pid).state == "stopped"

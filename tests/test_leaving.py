@@ -4,7 +4,6 @@ registry, so a model added later is held to the same rule), and so is the media 
 
 import os
 import subprocess
-import sys
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -80,16 +79,19 @@ def database_url() -> str:
 
 
 def run_worker(sandbox, settings) -> None:
-    """`scripts/worker`'s command in batch mode: runs what is queued, then exits."""
+    """scripts/worker (as compose.yaml starts it) in batch mode: runs what is queued, then exits."""
     env = {
         **os.environ,
         **sandbox.urls,
         "DATABASE_URL": database_url(),
         "XSANDBOX_URL": sandbox.base_url,
         "MEDIA_CACHE_DIR": str(settings.MEDIA_CACHE_DIR),
+        "DEBUG": "false",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "TOKEN_ENCRYPTION_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
     }
     worker = subprocess.run(
-        [sys.executable, "manage.py", "worker", "--batch", "--no-startup-delay", "--no-reload"],
+        ["scripts/worker", "--batch", "--no-startup-delay"],
         cwd=REPO,
         env=env,
         capture_output=True,
