@@ -12,6 +12,12 @@ class ConversationsConfig(AppConfig):
 
         signed_in.connect(queue_sync_on_sign_in, dispatch_uid="conversations.queue_sync_on_sign_in")
 
+        # Leaving (dmreader.leaving): the cache and the media files go, a batch at a time.
+        from conversations.erase import erase_on_leaving
+        from dmreader.leaving import erasing
+
+        erasing.connect(erase_on_leaving, dispatch_uid="conversations.erase_on_leaving")
+
 
 def queue_sync_on_sign_in(sender, *, user, **kwargs) -> None:
     """A first sync for a new account; for one signing in again, what came since last time."""

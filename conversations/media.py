@@ -1,7 +1,10 @@
 """Fetching images and video from X's hosts on the server, so the page loads nothing third-party.
 
 Only allow-listed hosts are fetched (so this can never be pointed at an arbitrary URL), the
-person's X token goes only to X's API, and what comes back is cached on disk by URL.
+person's X token goes only to X's API, and what comes back is cached by owner and URL on Django's
+storage API: the filesystem (MEDIA_CACHE_DIR) by default, or the `media` storage of
+settings.STORAGES (an S3-compatible bucket that several app servers share, settings.MEDIA_STORAGE).
+Each owner's files are under their own prefix, so leaving deletes exactly theirs.
 """
 
 import hashlib
@@ -13,6 +16,8 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.http import FileResponse, HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.templatetags.static import static
 from urllib3.exceptions import LocationParseError
@@ -113,10 +118,11 @@ def sends_token_to(url: str) -> bool:
 
 def file_response(item: Media, kind: str, account: XAccount | None) -> HttpResponse:
     """A photo (`full`), a video's MP4 (`video`) or a preview image of a cached DM."""
+    owner_id = item.owner_id
     if kind == "preview":
-        return proxy(item.preview_image_url, max_bytes=MAX_MEDIA_BYTES)
+        return proxy(item.preview_image_url, owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
     if kind == "video":
-        return proxy(best_mp4(item.variants), max_bytes=MAX_MEDIA_BYTES)
+        return proxy(best_mp4(item.variants), owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
     if kind == "full" and item.url and account is not None:
         # DM photos are private: X serves them to the participants' own token only.
         url = download_url(item.url)
@@ -126,36 +132,118 @@ def file_response(item: Media, kind: str, account: XAccount | None) -> HttpRespo
                 token = xauth.fresh_access_token(account.pk)
             except xauth.XAuthError:
                 return HttpResponseNotFound("Sign in again to load this photo")
-        return proxy(url, max_bytes=MAX_MEDIA_BYTES, token=token)
+        return proxy(url, owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES, token=token)
     return HttpResponseNotFound("No such media file")
 
 
-def image_or_placeholder(url: str) -> HttpResponse:
+def image_or_placeholder(url: str, *, owner_id: int) -> HttpResponse:
     """A profile image, or the neutral placeholder when there is none or it can't be fetched,
     so a page never shows a broken image."""
-    response = proxy(url, max_bytes=MAX_AVATAR_BYTES) if url else None
+    response = proxy(url, owner_id=owner_id, max_bytes=MAX_AVATAR_BYTES) if url else None
     if response is None or response.status_code != 200:
         return HttpResponseRedirect(static("img/avatar.svg"))
     return response
 
 
-def proxy(url: str, *, max_bytes: int, token: str = "") -> HttpResponse:
+def proxy(url: str, *, owner_id: int, max_bytes: int, token: str = "") -> HttpResponse:
+    """The file at `url` for the user `owner_id` (whose cache it joins), fetched once and then
+    streamed from the media storage."""
     source = safe_source(url)
     if not source:
         return HttpResponseNotFound()
     if token and not sends_token_to(source):
         token = ""
-    path = settings.MEDIA_CACHE_DIR / hashlib.sha256(source.encode()).hexdigest()
-    content_type_path = path.with_suffix(".type")
-    if not path.exists():
-        content_type = _download(source, path, max_bytes=max_bytes, token=token)
-        if content_type is None:
+    storage = cache_storage()
+    name = f"{int(owner_id)}/{hashlib.sha256(source.encode()).hexdigest()}"
+    cached = _open_cached(storage, name)
+    if cached is None:
+        if not _fetch_into(storage, name, source, max_bytes=max_bytes, token=token):
             return HttpResponseNotFound()
-        content_type_path.write_text(content_type)
-    response = FileResponse(path.open("rb"), content_type=content_type_path.read_text())
+        cached = _open_cached(storage, name)
+        if cached is None:  # deleted in between (the owner left)
+            return HttpResponseNotFound()
+    content_type, file = cached
+    response = FileResponse(file, content_type=content_type)
     response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# The cache ----------------------------------------------------------------------------------------
+# One object per owner and URL, `{owner_id}/{sha256 of the URL}`: a first line with the content
+# type, then the file. One object, not a file and a sidecar, so what is stored is complete or
+# absent on any storage: an S3 PUT is atomic, and on the filesystem the finished download is moved
+# into place with one rename (_Downloaded).
+
+_HEADER_MAX = 200
+
+
+def cache_storage() -> Storage:
+    """The `media` storage when settings.STORAGES names one, else the filesystem at
+    MEDIA_CACHE_DIR (read on each call, so a test's or an operator's setting applies)."""
+    if "media" in settings.STORAGES:
+        return storages["media"]
+    return FileSystemStorage(location=settings.MEDIA_CACHE_DIR, allow_overwrite=True)
+
+
+def delete_owner_files(owner_id: int) -> int:
+    """Delete every cached file of one owner; returns how many there were."""
+    storage = cache_storage()
+    prefix = str(int(owner_id))
+    try:
+        _dirs, files = storage.listdir(prefix)
+    except FileNotFoundError:
+        return 0
+    for name in files:
+        storage.delete(f"{prefix}/{name}")
+    if isinstance(storage, FileSystemStorage):
+        storage.delete(prefix)  # the directory, now empty
+    return len(files)
+
+
+def _open_cached(storage: Storage, name: str) -> tuple[str, File] | None:
+    try:
+        file = storage.open(name, "rb")
+        header = file.readline(_HEADER_MAX)
+    except FileNotFoundError:
+        return None
+    content_type = header.rstrip(b"\n").decode("ascii", "replace")
+    if not header.endswith(b"\n") or not content_type.startswith(ALLOWED_TYPES):
+        file.close()
+        logger.warning("Ignoring a media cache file without a valid header")
+        return None
+    return content_type, file
+
+
+class _Downloaded(File):
+    """A finished download on local disk. FileSystemStorage moves a file that has a
+    temporary_file_path into place with os.rename, so no reader ever sees half of it."""
+
+    def temporary_file_path(self) -> str:
+        return self.name
+
+
+def _fetch_into(storage: Storage, name: str, url: str, *, max_bytes: int, token: str) -> bool:
+    # On the storage's own filesystem, so the rename into place is atomic; elsewhere for others.
+    if isinstance(storage, FileSystemStorage):
+        os.makedirs(storage.location, exist_ok=True)
+        tmp_dir = storage.location
+    else:
+        tmp_dir = None
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".download-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if not _download(url, out, max_bytes=max_bytes, token=token):
+                return False
+        with _Downloaded(open(tmp, "rb"), name=tmp) as downloaded:
+            saved = storage.save(name, downloaded)
+        if saved != name:
+            # A storage that does not overwrite kept another request's copy: drop ours.
+            storage.delete(saved)
+        return True
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 # X's DM media download endpoint answers application/octet-stream; browsers show an image or
@@ -168,9 +256,7 @@ _SIGNATURES = (
 )
 
 
-def _sniffed(path) -> str:
-    with open(path, "rb") as file:
-        head = file.read(16)
+def _sniffed(head: bytes) -> str:
     for signature, content_type in _SIGNATURES:
         if head.startswith(signature):
             return content_type
@@ -181,29 +267,42 @@ def _sniffed(path) -> str:
     return "application/octet-stream"
 
 
-def _download(url: str, path, *, max_bytes: int, token: str) -> str | None:
+def _download(url: str, out, *, max_bytes: int, token: str) -> bool:
+    """Write the content type, a newline, then the file at `url` into `out`; False (and `out`
+    to be thrown away) when it can't be had or is too big."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         with requests.get(
             url, headers=headers, stream=True, timeout=settings.X_TIMEOUT, allow_redirects=False
         ) as response:
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if response.status_code != 200 or not content_type.startswith(ALLOWED_TYPES):
+            if (
+                response.status_code != 200
+                or not content_type.startswith(ALLOWED_TYPES)
+                or not content_type.isascii()
+                or len(content_type) > 100
+            ):
                 logger.info("Media fetch answered %s %s", response.status_code, content_type)
-                return None
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Write beside the target and rename: a half-downloaded file is never served.
-            fd, tmp = tempfile.mkstemp(dir=path.parent)
-            size = 0
-            with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_content(64 * 1024):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        os.unlink(tmp)
-                        return None
-                    out.write(chunk)
-            os.replace(tmp, path)
-            return _sniffed(path) if content_type == "application/octet-stream" else content_type
+                return False
+            body = bytearray()
+            chunks = response.iter_content(64 * 1024)
+            # The type is the first line, so it is known before the body is written: read
+            # enough of the body to sniff it first.
+            for chunk in chunks:
+                body += chunk
+                if len(body) >= 16:
+                    break
+            if content_type == "application/octet-stream":
+                content_type = _sniffed(bytes(body[:16]))
+            out.write(content_type.encode("ascii") + b"\n")
+            size = len(body)
+            out.write(body)
+            for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    return False
+                out.write(chunk)
+            return size <= max_bytes
     except requests.RequestException as exc:
         logger.info("Media fetch failed: %s", type(exc).__name__)
-        return None
+        return False

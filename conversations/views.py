@@ -100,7 +100,7 @@ def account_avatar(request: HttpRequest, x_id: str) -> HttpResponse:
     account = accounts.account_of(request.user)
     if account is None or account.x_user_id != x_id:
         raise Http404("Not your account")
-    return media.image_or_placeholder(account.profile_image_url)
+    return media.image_or_placeholder(account.profile_image_url, owner_id=request.user.pk)
 
 
 # A conversation -------------------------------------------------------------------------------
@@ -284,7 +284,9 @@ def media_file(request: HttpRequest, media_key: str, kind: str) -> HttpResponse:
 def avatar(request: HttpRequest, x_id: str) -> HttpResponse:
     if not xids.is_x_id(x_id):
         raise Http404("Not a user id")
-    return media.image_or_placeholder(queries.x_user(request.user, x_id).profile_image_url)
+    return media.image_or_placeholder(
+        queries.x_user(request.user, x_id).profile_image_url, owner_id=request.user.pk
+    )
 
 
 # Search -----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from dmreader.admin_tables import CappedCountPaginator, account_link, capped_count
-from dmreader.models import XAccount
+from dmreader.models import Heartbeat, XAccount
 
 TOKENS = ("access_token", "refresh_token")
 
@@ -219,3 +219,79 @@ class UserAdmin(auth_admin.UserAdmin):
         if not all(self.has_delete_permission(request, user) for user in users):
             perms_needed.add(User._meta.verbose_name)
         return to_delete, counts, perms_needed, []
+
+    # Deleting a user with a million cached rows in the request would time out and hold one long
+    # transaction: the user is made inactive now, and leaving.erase_user_task revokes the tokens
+    # at X and deletes the rows in batches in the background. (Imported here: leaving imports
+    # this module.)
+    def delete_model(self, request, obj) -> None:
+        from dmreader import leaving
+
+        leaving.request_erasure(obj)
+        self.message_user(
+            request, f"{obj}: tokens revoked and data deleted in the background, in batches."
+        )
+
+    def delete_queryset(self, request, queryset) -> None:
+        from dmreader import leaving
+
+        users = list(queryset)
+        for user in users:
+            leaving.request_erasure(user)
+        self.message_user(
+            request,
+            f"{len(users)} users: tokens revoked and data deleted in the background, in batches.",
+        )
+
+
+class ProcessStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("running", "Running"), ("stale", "Stale"), ("stopped", "Stopped")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "running":
+            return queryset.filter(stopped_at=None, stale_at__gte=now)
+        if self.value() == "stale":
+            return queryset.filter(stopped_at=None, stale_at__lt=now)
+        if self.value() == "stopped":
+            return queryset.exclude(stopped_at=None)
+        return queryset
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    """The background processes (task workers, the scheduler) and whether each still beats: a
+    stale one stopped without saying so (killed, out of memory, its machine gone)."""
+
+    list_display = ("kind", "name", "host", "pid", "process_state", "last_seen_at", "started_at")
+    list_filter = ("kind", ProcessStateFilter)
+    search_fields = ("name", "host")
+    ordering = ("stopped_at", "kind", "-last_seen_at")
+    readonly_fields = (
+        "kind",
+        "name",
+        "host",
+        "pid",
+        "started_at",
+        "last_seen_at",
+        "stale_at",
+        "stopped_at",
+    )
+
+    # Processes write their own rows; an operator may only clear away the rows of dead ones.
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="state")
+    def process_state(self, process: Heartbeat) -> str:
+        state = process.state
+        if state == "stale":
+            return format_html("<strong>stale</strong> (silent since {})", process.last_seen_at)
+        return state

@@ -39,3 +39,38 @@ class XAccount(models.Model):
         if self.token_expires_at is None:
             return False
         return self.token_expires_at <= timezone.now() + timedelta(seconds=seconds)
+
+
+class Heartbeat(models.Model):
+    """A background process (a task worker, the scheduler) that says it is alive: it writes
+    `last_seen_at` every `interval` seconds (health.beating), so one that stopped without
+    saying so (killed, its machine gone) shows as stale within three intervals."""
+
+    WORKER, SCHEDULER = "worker", "scheduler"
+
+    kind = models.CharField(max_length=20)
+    name = models.CharField(max_length=100)  # the worker id, or whatever tells processes apart
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    # last_seen_at + 3 intervals, written with every beat: "stale" is then one comparison that
+    # needs no knowledge of each process's interval.
+    stale_at = models.DateTimeField()
+    # Set on a clean exit; a process that vanished keeps None and turns stale.
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The health check and the admin: the processes still expected to beat.
+            models.Index(fields=["stopped_at", "stale_at"], name="heartbeat_live"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} ({self.host}:{self.pid})"
+
+    @property
+    def state(self) -> str:
+        if self.stopped_at is not None:
+            return "stopped"
+        return "stale" if self.stale_at < timezone.now() else "running"

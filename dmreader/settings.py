@@ -176,6 +176,30 @@ STORAGES = {
     },
 }
 MEDIA_CACHE_DIR = Path(env_str("MEDIA_CACHE_DIR", str(BASE_DIR / "var" / "media-cache")))
+# Fetched media is cached on the filesystem at MEDIA_CACHE_DIR (conversations/media.py), or with
+# MEDIA_STORAGE=s3 in an S3-compatible bucket that every app server shares (django-storages).
+MEDIA_STORAGE = env_str("MEDIA_STORAGE", "filesystem")
+if MEDIA_STORAGE == "s3":
+    STORAGES["media"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("MEDIA_S3_BUCKET"),
+            "endpoint_url": env_str("MEDIA_S3_ENDPOINT_URL") or None,  # empty: AWS itself
+            "region_name": env_str("MEDIA_S3_REGION") or None,
+            "access_key": env_str("MEDIA_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("MEDIA_S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("MEDIA_S3_PREFIX", "media-cache"),
+            # Objects stay private: people get them only through the access-checked proxy.
+            "default_acl": None,
+            "file_overwrite": True,
+            # A download bigger than this spools to disk, not memory (videos run to 100 MB).
+            "max_memory_size": 2_000_000,
+        },
+    }
+    if not STORAGES["media"]["OPTIONS"]["bucket_name"]:
+        raise ImproperlyConfigured("MEDIA_S3_BUCKET must be set when MEDIA_STORAGE=s3")
+elif MEDIA_STORAGE != "filesystem":
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be filesystem or s3, got {MEDIA_STORAGE!r}")
 
 # Content-Security-Policy: nothing from third parties; scripts only with the per-request nonce.
 SECURE_CSP = {

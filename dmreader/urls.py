@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from dmreader import signin
+from dmreader import health, leaving, signin
 
 urlpatterns = [
     path("auth/login/", signin.start, name="signin"),
@@ -10,4 +10,7 @@ urlpatterns = [
     # The reader (and the front page) by string: dmreader imports nothing from conversations.
     path("", include("conversations.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("account/", leaving.account, name="account"),
+    path("account/delete/", leaving.delete_account, name="account_delete"),
 ]

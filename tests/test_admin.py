@@ -24,6 +24,7 @@ from conversations.models import (
     XUser,
 )
 from conversations.sync import Progress, store_page
+from dmreader import leaving
 from dmreader.admin_tables import CappedCountPaginator
 from dmreader.models import XAccount
 from tests.signin_helpers import sign_in
@@ -332,6 +333,9 @@ def test_deleting_a_user_counts_their_cache_instead_of_listing_it(admin_client):
     assert "Sync states: 1" in html
     assert not re.search(r"/admin/conversations/dmevent/\d+/change/", html)
     admin_client.post(admin_url(User, "delete", owner.pk), {"post": "yes"})
+    # Deactivated at once; the rows go in batches in the background (tests/test_leaving.py).
+    assert not User.objects.get(pk=owner.pk).is_active
+    leaving.erase_user(owner.pk)
     assert not User.objects.filter(pk=owner.pk).exists()
     assert not DmEvent.objects.filter(owner_id=owner.pk).exists()
     assert not XAccount.objects.filter(user_id=owner.pk).exists()

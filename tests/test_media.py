@@ -62,7 +62,7 @@ def test_urls_that_parsers_read_differently_are_never_fetched(listener, settings
     settings.MEDIA_CACHE_DIR = tmp_path
     for url in hostile_urls(port):
         assert media.safe_source(url) == "", url
-        assert media.proxy(url, max_bytes=1000).status_code == 404, url
+        assert media.proxy(url, owner_id=1, max_bytes=1000).status_code == 404, url
     assert connections == []
 
 
@@ -110,12 +110,14 @@ def test_the_x_token_goes_to_the_api_and_never_to_a_cdn(settings, tmp_path):
         content_type="application/octet-stream",
     )
     assert (
-        media.proxy("https://pbs.twimg.com/media/a.jpg", max_bytes=1000, token="t0k").status_code
+        media.proxy(
+            "https://pbs.twimg.com/media/a.jpg", owner_id=1, max_bytes=1000, token="t0k"
+        ).status_code
         == 200
     )
     assert "Authorization" not in responses.calls[-1].request.headers
     api = "https://api.x.com/2/dm_conversations/media/1/2/a.jpg"
-    response = media.proxy(api, max_bytes=1000, token="t0k")
+    response = media.proxy(api, owner_id=1, max_bytes=1000, token="t0k")
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
     assert responses.calls[-1].request.headers["Authorization"] == "Bearer t0k"
@@ -136,7 +138,7 @@ def test_a_profile_image_that_cannot_be_fetched_falls_back_to_the_placeholder(
     port, connections = listener
     settings.MEDIA_CACHE_DIR = tmp_path
     for url in ["", *hostile_urls(port)]:
-        response = media.image_or_placeholder(url)
+        response = media.image_or_placeholder(url, owner_id=1)
         assert response.status_code == 302
         assert response["Location"].endswith("/img/avatar.svg")
     assert connections == []
