@@ -65,7 +65,11 @@ def load_media(client: Client, owner) -> None:
     me = owner.x_account.x_user_id
     events = DmEvent.objects.filter(owner=owner).exclude(sender=None).exclude(sender_x_id=me)
     sender = events.first().sender
-    for url in ("/account/avatar/", f"/media/{photo.media_key}/full/", f"/avatar/{sender.x_id}/"):
+    for url in (
+        f"/account/avatar/{me}/",
+        f"/media/{photo.media_key}/full/",
+        f"/avatar/{sender.x_id}/",
+    ):
         response = client.get(url)
         assert response.status_code == 200, url
         b"".join(response.streaming_content)
