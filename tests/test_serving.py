@@ -100,10 +100,13 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, database_url):
-    """scripts/serve on a free port with DEBUG off, on a migrated throwaway database."""
+def served(tmp_path_factory, database_url, sandbox):
+    """scripts/serve on a free port with DEBUG off, on a migrated throwaway database, signing in
+    through the test sandbox."""
     tmp = tmp_path_factory.mktemp("served")
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    sandbox.register_redirect_uri(f"{base}/auth/callback/")
     env = {
         **without_settings_env(),
         "DEBUG": "false",
@@ -114,6 +117,8 @@ def served(tmp_path_factory, database_url):
         "STATIC_ROOT": str(tmp / "static"),
         "PORT": str(port),
         "PYTHON": sys.executable,
+        **sandbox.urls,
+        "X_REDIRECT_URI": f"{base}/auth/callback/",
     }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "--verbosity", "0"],
@@ -126,7 +131,6 @@ def served(tmp_path_factory, database_url):
     server = subprocess.Popen(
         ["scripts/serve"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
     )
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         assert server.poll() is None, (tmp / "serve.log").read_text()
@@ -179,11 +183,24 @@ def test_static_files_are_served_by_whitenoise_hashed_compressed_and_cached_for_
     assert ".app-header" in response.text
 
 
-def test_sign_in_cookies_work_over_plain_http(served):
-    # make run serves http on 127.0.0.1: a Secure session cookie would never come back, and the
-    # sign-in would fail on return from X with "This sign-in link has expired".
-    response = requests.get(served + "/auth/login/", allow_redirects=False, timeout=10)
+def test_a_person_signs_in_with_x_and_out_again_over_plain_http(served, sandbox):
+    # make run serves http on 127.0.0.1: with Secure cookies the browser would never send the
+    # session back, and the sign-in would end on "This sign-in link has expired".
+    browser = requests.Session()
+    authorize = browser.get(served + "/auth/login/", allow_redirects=False, timeout=10)
+    inbox = browser.get(sandbox.consent(authorize.headers["Location"], "maya_reads"), timeout=30)
 
-    assert response.status_code == 302
-    assert "sessionid" in response.cookies
-    assert "secure" not in response.headers["Set-Cookie"].lower()
+    assert inbox.status_code == 200
+    assert "@maya_reads" in inbox.text
+    assert "secure" not in authorize.headers["Set-Cookie"].lower()
+
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', inbox.text)[1]
+    signed_out = browser.post(
+        served + "/auth/logout/",
+        data={"csrfmiddlewaretoken": csrf},
+        headers={"Origin": served},
+        timeout=30,
+    )
+
+    assert signed_out.status_code == 200
+    assert "Sign in with X" in signed_out.text
