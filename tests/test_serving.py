@@ -16,7 +16,8 @@ import psycopg
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from django.template.loader import render_to_string
+from django.db import DatabaseError
+from django.urls import path
 
 from tests.sandbox import free_port
 
@@ -66,11 +67,23 @@ def test_check_deploy_passes_with_the_production_settings_the_readme_documents(t
     assert "no issues" in check.stdout
 
 
-def test_the_500_page_renders_without_a_request_or_a_database():
-    # As Django's server_error view renders it: no context at all. The test has no database
-    # access either (no django_db mark): any query would raise.
-    page = render_to_string("500.html")
+def database_gone(request):
+    raise DatabaseError("connection to server failed")
 
+
+urlpatterns = [path("database-gone/", database_gone)]
+
+
+@pytest.mark.urls("tests.test_serving")
+def test_an_error_answers_500_with_the_apps_own_page_without_touching_the_database(client):
+    # Django's server_error view renders 500.html with no context: no request, no user. The test
+    # may not use the database either (no django_db mark): a query would fail the page.
+    client.raise_request_exception = False
+
+    response = client.get("/database-gone/")
+
+    assert response.status_code == 500
+    page = response.content.decode()
     assert "Something went wrong on our side" in page
     assert 'class="app-header"' in page
     assert re.search(r'<link rel="stylesheet" href="/static/css/app\.[^"]*css">', page)
