@@ -52,13 +52,22 @@ SERVERS = {
         *(PY, "-m", "gunicorn", "dmreader.wsgi", "--bind", "127.0.0.1:{port}"),
         *("--workers", "2", "--threads", "4", "--worker-class", "gthread"),
     ],
+    "gunicorn gthread 2x2": [
+        *(PY, "-m", "gunicorn", "dmreader.wsgi", "--bind", "127.0.0.1:{port}"),
+        *("--workers", "2", "--threads", "2", "--worker-class", "gthread"),
+    ],
     "granian 2x4": [
         *(PY, "-m", "granian", "--interface", "wsgi", "dmreader.wsgi:application"),
         *("--port", "{port}", "--workers", "2", "--blocking-threads", "4", "--no-log"),
     ],
+    "granian 2x2": [
+        *(PY, "-m", "granian", "--interface", "wsgi", "dmreader.wsgi:application"),
+        *("--port", "{port}", "--workers", "2", "--blocking-threads", "2", "--no-log"),
+    ],
     # What `make run` starts (its server and worker counts), to re-check the pick.
     "scripts/serve": ["scripts/serve"],
 }
+DEFAULT = ["runserver", "gunicorn sync 5", "gunicorn gthread 2x4", "granian 2x4", "scripts/serve"]
 CONVERSATION_LINK = re.compile(r'href="(/c/[^"/]+/)"')
 
 
@@ -202,7 +211,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated names")
+    parser.add_argument(
+        "--servers", default=",".join(DEFAULT), help=f"comma-separated, of: {', '.join(SERVERS)}"
+    )
     args = parser.parse_args()
     names = [name.strip() for name in args.servers.split(",")]
     unknown = set(names) - set(SERVERS)

@@ -238,7 +238,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY el
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not PLAIN_HTTP)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not PLAIN_HTTP)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-# A year, as HSTS preload lists ask; browsers ignore HSTS sent over plain http anyway.
+# A year. Browsers ignore HSTS that arrives over plain http, so it needs TLS to work at all.
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if PLAIN_HTTP else 365 * 24 * 3600)
 # Covers dmreader.example.com's own subdomains only; set false when DM Reader is served from a
 # registrable domain whose other subdomains are not all on https.
