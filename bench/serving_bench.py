@@ -45,15 +45,39 @@ PY = sys.executable
 SERVERS = {
     "runserver": [PY, "manage.py", "runserver", "--noreload", "127.0.0.1:{port}"],
     "gunicorn sync 5": [
-        *(PY, "-m", "gunicorn", "dmreader.wsgi", "--bind", "127.0.0.1:{port}"),
+        *(
+            PY,
+            "-m",
+            "gunicorn",
+            "dmreader.wsgi",
+            "--bind",
+            "127.0.0.1:{port}",
+            "--no-control-socket",
+        ),
         *("--workers", "5"),
     ],
     "gunicorn gthread 2x4": [
-        *(PY, "-m", "gunicorn", "dmreader.wsgi", "--bind", "127.0.0.1:{port}"),
+        *(
+            PY,
+            "-m",
+            "gunicorn",
+            "dmreader.wsgi",
+            "--bind",
+            "127.0.0.1:{port}",
+            "--no-control-socket",
+        ),
         *("--workers", "2", "--threads", "4", "--worker-class", "gthread"),
     ],
     "gunicorn gthread 2x2": [
-        *(PY, "-m", "gunicorn", "dmreader.wsgi", "--bind", "127.0.0.1:{port}"),
+        *(
+            PY,
+            "-m",
+            "gunicorn",
+            "dmreader.wsgi",
+            "--bind",
+            "127.0.0.1:{port}",
+            "--no-control-socket",
+        ),
         *("--workers", "2", "--threads", "2", "--worker-class", "gthread"),
     ],
     "granian 2x4": [
