@@ -1,4 +1,5 @@
-# DM Reader. `make run` to use it against the local X API, `make test` for everything CI runs.
+# DM Reader. `make run` to use it against the local X API, `make dev` to work on it, `make test`
+# for everything CI runs.
 # The work is done by small scripts in scripts/, each usable on its own.
 SHELL := /bin/bash
 PORT ?= 8000
@@ -6,7 +7,7 @@ SANDBOX_PORT ?= 8765
 PY := .venv/bin/python
 export PORT SANDBOX_PORT
 
-.PHONY: run test test-fast lint bench clean venv venv-dev
+.PHONY: run dev test test-fast lint bench clean venv venv-dev
 
 # Runtime (requirements.txt) or development (requirements-dev.txt) venv; pip runs only when a
 # requirements file changed (stamp files in .venv/).
@@ -15,9 +16,15 @@ venv:
 venv-dev:
 	@scripts/ensure-venv requirements-dev.txt
 
-# Migrate, start xsandbox (:SANDBOX_PORT), the task worker and the app (:PORT); Ctrl-C stops all.
+# DM Reader as in production (DEBUG off, gunicorn, whitenoise) on xsandbox (:SANDBOX_PORT) with
+# the task worker, at http://127.0.0.1:PORT/; logs in var/log/, secrets in var/secrets.env.
+# Ctrl-C stops all.
 run: venv
 	@scripts/run
+
+# The same three processes for development: runserver with autoreload, DEBUG on, logs on the console.
+dev: venv
+	@scripts/run --dev
 
 # From scratch: venv, Chromium, ruff, pytest on SQLite, then pytest on a throwaway PostgreSQL 15.
 test:

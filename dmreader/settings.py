@@ -31,6 +31,16 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
 
 
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {raw!r}") from None
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -161,7 +171,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 WHITENOISE_USE_FINDERS = DEBUG  # serve straight from static/ while developing, no collectstatic
 if DEBUG:
     # WhiteNoise warns on every start when its root is missing; it stays empty until collectstatic.
@@ -218,13 +228,25 @@ SESSION_COOKIE_HTTPONLY = True
 # Lax, not Strict: X's redirect back to /auth/callback/ is a cross-site navigation that must
 # carry the session holding the PKCE verifier and state.
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+# A deployment is reached over HTTPS only: TLS ends at the WSGI server or, with BEHIND_PROXY, at a
+# proxy that says so in X-Forwarded-Proto (and must overwrite, not pass on, a client's own).
+# PLAIN_HTTP is for `make run` on 127.0.0.1: no redirect to https, no HSTS, and cookies without
+# Secure, which http clients other than browsers on localhost (curl, requests) would not send back.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+PLAIN_HTTP = env_bool("PLAIN_HTTP", DEBUG)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not PLAIN_HTTP)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not PLAIN_HTTP)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = int(env_str("SECURE_HSTS_SECONDS", "0"))
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
-)
+# A year. Browsers ignore HSTS that arrives over plain http, so it needs TLS to work at all.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if PLAIN_HTTP else 365 * 24 * 3600)
+# Covers dmreader.example.com's own subdomains only; set false when DM Reader is served from a
+# registrable domain whose other subdomains are not all on https.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading is the domain owner's call (hstspreload.org takes registrable domains only, and
+# leaving the list takes months): opt in with SECURE_HSTS_PRELOAD=true. Hence W021 is silenced.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
