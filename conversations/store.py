@@ -184,6 +184,7 @@ def _store(owner_id: int, batch: _Batch) -> Stored:
     existing = set(
         DmEvent.objects.filter(owner_id=owner_id, x_id__in=ids).values_list("x_id", flat=True)
     )
+    existing -= _replace_imported(owner_id, batch.events, existing)
     fresh = {e.id: e for e in batch.events if e.id not in existing}
     if not fresh:
         return Stored()
@@ -196,6 +197,25 @@ def _store(owner_id: int, batch: _Batch) -> Stored:
     _link(fresh.values(), rows, media, posts)
     _update_conversations(conversations, fresh.values(), rows, users)
     return Stored(new=len(fresh), oldest=min(e.created_at for e in fresh.values()))
+
+
+def _replace_imported(owner_id: int, events: list[EventData], existing: set[str]) -> set[str]:
+    """Where X's API and an imported archive both have an event, the API wins (issue 10 §3): rows
+    an import wrote are removed here so the API's event is stored in their place. What only the
+    archive had (reactions, its own object) is kept in the new row's raw["archive"]."""
+    from_api = {e.id: e for e in events if e.id in existing and e.raw.get("source") != "archive"}
+    if not from_api:
+        return set()
+    imported = {
+        row.x_id: row
+        for row in DmEvent.objects.filter(
+            owner_id=owner_id, x_id__in=list(from_api), raw__source="archive"
+        )
+    }
+    for x_id, row in imported.items():
+        from_api[x_id].raw["archive"] = as_sent(row.raw.get("archive"))
+    DmEvent.objects.filter(pk__in=[row.pk for row in imported.values()]).delete()
+    return set(imported)
 
 
 def _set_aside(owner_id: int, event: EventData, exc: Exception) -> str:

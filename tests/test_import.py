@@ -169,3 +169,29 @@ def test_a_bad_archive_gets_its_message_and_stores_nothing(
         call_command("importarchive", str(archive.path), "--account", "@maya_reads")
     assert message in str(refused.value)
     assert snapshot(account.user_id) == before
+
+
+def test_an_import_before_the_first_sync_gives_way_to_what_x_api_says(sandbox, tmp_path):
+    client = Client()
+    sign_in(client, sandbox, "maya_reads")
+    account = XAccount.objects.get(username="maya_reads")
+    truth = sandbox.admin("GET", "truth/maya_reads")["events"]
+    newest = max(
+        (e for e in truth if e["event_type"] == "MessageCreate"), key=lambda e: e["created_at"]
+    )
+    archive = archive_of(sandbox, account, tmp_path, edit={newest["id"]: "the archive's text"})
+    call_command("importarchive", str(archive.path), "--account", "@maya_reads")
+    assert DmEvent.objects.get(owner_id=account.user_id, x_id=newest["id"]).text == (
+        "the archive's text"
+    )
+
+    sync.sync_account(account.user_id)
+
+    ids = list(DmEvent.objects.filter(owner_id=account.user_id).values_list("x_id", flat=True))
+    assert not [x for x, n in Counter(ids).items() if n > 1]
+    row = DmEvent.objects.get(owner_id=account.user_id, x_id=newest["id"])
+    assert row.text == newest["text"]
+    assert row.raw["archive"]["messageCreate"]["text"] == "the archive's text"  # nothing lost
+    after = snapshot(account.user_id)
+    call_command("importarchive", str(archive.path), "--account", "@maya_reads")
+    assert snapshot(account.user_id) == after
