@@ -132,6 +132,12 @@ def test_an_import_adds_older_history_once_and_a_second_changes_nothing(sandbox,
     assert OLD_WORD in found.content.decode()
     assert Conversation.objects.filter(owner_id=account.user_id, x_id=old.conversation.x_id)
 
+    # A rename is a system line in the group (its author shown by id: the archive names no one).
+    rename = DmEvent.objects.get(owner_id=account.user_id, event_type="ConversationNameUpdate")
+    group_page = client.get(f"/c/{rename.conversation.x_id}/").content.decode()
+    assert f"user {ANA} named the group “Lisbon trip”" in group_page
+    assert f"user {ANA} added you to the group" in group_page
+
     call_command("importarchive", str(archive.path), "--account", "maya_reads")
     assert snapshot(account.user_id) == after
 
