@@ -240,6 +240,11 @@ def system_line(event: DmEvent, people: dict[str, XUser]) -> str:
         return f"{joined} joined"
     if event.event_type == DmEvent.PARTICIPANTS_LEAVE:
         return f"{joined} left"
+    who = handle(people.get(event.sender_x_id), event.sender_x_id)
+    if event.event_type == "ConversationNameUpdate":  # from an imported archive: text is the name
+        return f"{who} named the group “{event.text}”"
+    if event.event_type == "JoinConversation":  # from an imported archive: you were added
+        return f"{who} added you to the group"
     return f"An event DM Reader cannot show yet ({event.event_type})"
 
 

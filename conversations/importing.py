@@ -1,0 +1,189 @@
+"""Importing X's archive into the cache: `ArchiveEvent`s (archive.py) mapped to the store's parsed
+objects and written by store.py, the one writer, in batches.
+
+Merging rules (issue 10 §3):
+- One row per event by event id, whatever the order of import and sync: the store skips an id it
+  holds, so importing the same archive twice changes nothing, and an event a sync cached first
+  keeps what X's API said.
+- The archive's membership events (joins, leaves, renames) have no id. Each gets a stable one made
+  from its natural key: the snowflake of its time (so it sorts where it happened) with a hash of
+  the rest in the low 22 bits, where X keeps its worker and sequence numbers. A second import
+  makes the same id. One that a sync cached from the API (with X's own id, same type, time and
+  conversation) is recognised by those and not stored again.
+- What only the archive has is kept in `raw["archive"]` (reactions among it), nothing dropped.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from django.db import transaction
+
+from conversations import store
+from conversations.archive import (
+    MESSAGE_CREATE,
+    Archive,
+    ArchiveEvent,
+    ArchiveFile,
+    ArchiveProgress,
+)
+from conversations.models import DmEvent
+from conversations.xapi import EventData, MediaData
+
+BATCH = 1000
+TWITTER_EPOCH_MS = 1288834974657  # X's snowflake epoch (docs/x-api.md §3.3)
+_VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v"}
+
+
+@dataclass
+class Imported:
+    events: int = 0  # events read from the archive
+    new: int = 0  # events the cache did not hold before
+    problems: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[ArchiveProgress, Imported], None]
+
+
+def import_archive(
+    owner_id: int,
+    archive: Archive,
+    *,
+    files: Iterable[ArchiveFile] | None = None,
+    on_progress: Progress | None = None,
+    batch_size: int = BATCH,
+) -> Imported:
+    """Store every DM event of the archive (or of `files`) for the owner. The caller checks the
+    account first (`check_account`) and decides the transaction: the shell command imports in one,
+    so a bad archive leaves the cache as it was."""
+    imported = Imported()
+    for data_file in files if files is not None else archive.files:
+        import_file(owner_id, archive, data_file, imported, on_progress, batch_size)
+    return imported
+
+
+def import_file(
+    owner_id: int,
+    archive: Archive,
+    data_file: ArchiveFile,
+    imported: Imported,
+    on_progress: Progress | None = None,
+    batch_size: int = BATCH,
+) -> None:
+    batch: list[ArchiveEvent] = []
+    for event in archive.events_of(data_file):
+        batch.append(event)
+        if len(batch) >= batch_size:
+            _store_batch(owner_id, batch, imported)
+            batch = []
+            if on_progress:
+                on_progress(archive.progress, imported)
+    if batch:
+        _store_batch(owner_id, batch, imported)
+    if on_progress:
+        on_progress(archive.progress, imported)
+
+
+def _store_batch(owner_id: int, batch: list[ArchiveEvent], imported: Imported) -> None:
+    batch = _without_known_membership(owner_id, batch)
+    events = [event_data(e) for e in batch]
+    media = [m for e in batch for m in media_data(e)]
+    with transaction.atomic():
+        stored = store.store_events(owner_id, events, media=media)
+    imported.events += len(events)
+    imported.new += stored.new
+    imported.problems += stored.problems
+
+
+def archive_id(event: ArchiveEvent) -> str:
+    """The event's id: X's for a message, a stable one from its natural key otherwise."""
+    if event.id:
+        return event.id
+    ms = int(event.created_at.timestamp() * 1000)
+    key = repr(event.natural_key()).encode()
+    return str(((ms - TWITTER_EPOCH_MS) << 22) | (zlib.crc32(key) & 0x3FFFFF))
+
+
+def event_data(event: ArchiveEvent) -> EventData:
+    x_id = archive_id(event)
+    return EventData(
+        id=x_id,
+        conversation_id=event.conversation_id,
+        event_type=event.event_type,
+        created_at=event.created_at,
+        text=event.name if not event.id and event.name else event.text,
+        sender_id=event.sender_id,
+        participant_ids=list(event.participant_ids),
+        entities=_entities(event),
+        media_keys=[_media_key(x_id, i) for i in range(len(event.media))],
+        post_ids=[],
+        raw={"archive": event.raw, "source": "archive"},
+    )
+
+
+def media_data(event: ArchiveEvent) -> list[MediaData]:
+    x_id = archive_id(event)
+    return [
+        MediaData(
+            media_key=_media_key(x_id, i),
+            raw={"archive_file": item.name, "url": item.url},
+            type="video" if PurePosixPath(item.name).suffix.lower() in _VIDEO_SUFFIXES else "photo",
+            url=item.url or None,
+        )
+        for i, item in enumerate(event.media)
+    ]
+
+
+def _media_key(x_id: str, index: int) -> str:
+    # X's media keys are "<type>_<id>"; "a" marks one an archive named, which X never spells.
+    return f"a_{x_id}_{index}"
+
+
+def _entities(event: ArchiveEvent) -> dict:
+    """The archive's urls as the API's entities, with the indices the renderer needs (the archive
+    gives none: each t.co link is found in the text, in order)."""
+    urls, start = [], 0
+    for url in event.urls:
+        at = event.text.find(url.url, start) if url.url else -1
+        if at < 0:
+            continue
+        end = at + len(url.url)
+        urls.append(
+            {
+                "start": at,
+                "end": end,
+                "url": url.url,
+                "expanded_url": url.expanded,
+                "display_url": url.display,
+            }
+        )
+        start = end
+    return {"urls": urls} if urls else {}
+
+
+def _without_known_membership(owner_id: int, batch: list[ArchiveEvent]) -> list[ArchiveEvent]:
+    """Drop membership events a sync already cached under X's id (same conversation, type and
+    time), so they are not shown twice."""
+    idless = [e for e in batch if not e.id and e.event_type != MESSAGE_CREATE]
+    if not idless:
+        return batch
+    known = set(
+        DmEvent.objects.filter(
+            owner_id=owner_id,
+            conversation__x_id__in={e.conversation_id for e in idless},
+            event_type__in={e.event_type for e in idless},
+            created_at__in={e.created_at for e in idless},
+        )
+        .exclude(x_id__in=[archive_id(e) for e in idless])
+        .values_list("conversation__x_id", "event_type", "created_at")
+    )
+    return [
+        e
+        for e in batch
+        if e.id
+        or e.event_type == MESSAGE_CREATE
+        or (e.conversation_id, e.event_type, e.created_at) not in known
+    ]

@@ -1,0 +1,57 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from conversations import importing, store
+from conversations.archive import ArchiveError, ArchiveProgress, open_archive
+from dmreader.models import XAccount
+
+BAR = 30
+
+
+class Command(BaseCommand):
+    help = "Import the Direct Messages of X's archive ZIP (or its extracted folder) into the cache."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="the archive's ZIP, or the folder it was extracted to")
+        parser.add_argument("--account", required=True, help="@username of a signed-in account")
+
+    def handle(self, *args, path, account, **options):
+        username = account.lstrip("@")
+        x_account = XAccount.objects.filter(username__iexact=username).first()
+        if x_account is None:
+            raise CommandError(f"No account @{username} has signed in to DM Reader.")
+        try:
+            # One transaction: an archive found bad half-way leaves the cache as it was.
+            with (
+                open_archive(
+                    path,
+                    expected_x_user_id=x_account.x_user_id,
+                    expected_username=x_account.username,
+                ) as archive,
+                transaction.atomic(),
+            ):
+                imported = importing.import_archive(
+                    x_account.user_id, archive, on_progress=self._show
+                )
+        except ArchiveError as exc:
+            self.stdout.write("")
+            raise CommandError(str(exc)) from exc
+        store.refresh_statistics()
+        self.stdout.write("")
+        for problem in imported.problems:
+            self.stdout.write(self.style.WARNING(f"  {problem}"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"  done: {imported.events} events read, {imported.new} new in the cache"
+            )
+        )
+
+    def _show(self, progress: ArchiveProgress, imported: importing.Imported) -> None:
+        filled = int(progress.fraction * BAR)
+        self.stdout.write(
+            f"\r  [{'#' * filled}{'.' * (BAR - filled)}] {progress.fraction:4.0%} "
+            f"{progress.conversations} conversations, {imported.events} events "
+            f"({imported.new} new)",
+            ending="",
+        )
+        self.stdout.flush()
