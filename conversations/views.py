@@ -182,7 +182,7 @@ def _conversation_context(
         "conversation": convo,
         "title": rendering.conversation_title(participants, me),
         "others": [p for p in participants if p.x_id != me],
-        "blocks": rendering.timeline(reading.page.events, people, me),
+        "blocks": rendering.timeline(reading.page.events, people, me, group=convo.is_group),
         "oldest": reading.oldest,
         # What a fetch from X must come before: the oldest shown, or on an empty older page, the
         # event it was older than.

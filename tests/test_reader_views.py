@@ -348,6 +348,18 @@ def test_a_conversation_shows_senders_media_post_cards_and_system_lines(maya):
     assert "t.co/" not in everything
 
 
+def test_a_one_to_one_names_no_one_and_shows_a_time_per_run_not_per_message(maya):
+    page = maya.client.get(f"/c/{THEO}/").content.decode()
+    messages = page.count('<article class="msg')
+    times = re.findall(
+        r'<time class="msg-time" tabindex="0" datetime="[^"]+" title="(\w+ [^"]+)"', page
+    )
+    assert 'class="sender"' not in page
+    assert 'aria-label="Your message"' in page and 'aria-label="Message from Theo' in page
+    assert 0 < len(times) < messages  # before: one under every message
+    assert all(re.fullmatch(r"\w+day \d+ \w+ \d{4}, \d\d:\d\d", t) for t in times)
+
+
 def test_a_deleted_shared_post_says_it_is_unavailable(maya):
     sharing = DmEvent.objects.get(
         owner=maya.user, conversation__x_id=THEO, shared_posts__unavailable=True
@@ -829,7 +841,7 @@ def test_the_inbox_costs_the_same_queries_after_new_conversations_arrive(
     with django_assert_num_queries(INBOX_QUERIES):
         after = ROW.findall(maya.client.get("/").content.decode())
     assert len(after) == len(before) + 1
-    assert text_of(after[0][1]).startswith("Quinn Adebayo @quiet_quinn now Photo look")
+    assert text_of(after[0][1]).startswith("Quinn Adebayo @quiet_quinn just now Photo look")
 
 
 def test_open_with_a_username_dm_reader_has_not_seen_asks_x_only_when_told_to(sandbox, maya):
