@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 
 from conversations.models import DmEvent, XUser
 
@@ -168,6 +169,14 @@ def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
     if local.year == timezone.localtime(now).year:
         return f"{local.day} {local:%b}"
     return f"{local.day} {local:%b %Y}"
+
+
+def time_since(moment: datetime, now: datetime | None = None) -> str:
+    """ "just now", "5 minutes ago", "2 hours ago": Django's timesince, without "0 minutes ago"."""
+    now = now or timezone.now()
+    if now - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, now)} ago"
 
 
 def day_label(moment: datetime, now: datetime | None = None) -> str:

@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from conversations import sync
 from conversations.models import Conversation, DmEvent, Media, SyncRun, SyncState, XUser
@@ -136,6 +137,12 @@ def test_the_inbox_lists_every_conversation_newest_first_with_names_and_previews
         row = text_of(dict(rows)[group])
         assert re.match(r"^[^,@]+, [^,@]+ and \d+ others? ", row), row
     assert "Up to date" in page.content.decode()
+
+
+def test_a_sync_that_just_ended_says_just_now_not_0_minutes_ago(maya):
+    SyncState.objects.filter(owner=maya.user).update(last_success_at=timezone.now())
+    page = html.unescape(maya.client.get("/").content.decode())
+    assert "synced just now." in page and "0\xa0minutes" not in page
 
 
 def test_the_inbox_preview_shows_links_as_written_not_t_co(maya):

@@ -297,6 +297,18 @@ def test_relative_time_reads_like_x_s_inbox(age, expected):
     assert rendering.relative_time(NOW - age, now=NOW) == expected
 
 
+@pytest.mark.parametrize(
+    "age,expected",
+    [
+        (timedelta(seconds=5), "just now"),
+        (timedelta(seconds=-5), "just now"),
+        (timedelta(minutes=5), "5\xa0minutes ago"),
+    ],
+)
+def test_a_sync_a_moment_ago_was_just_now_not_0_minutes_ago(age, expected):
+    assert rendering.time_since(NOW - age, now=NOW) == expected
+
+
 def test_relative_time_of_nothing_is_empty():
     assert rendering.relative_time(None) == ""
 
