@@ -139,6 +139,19 @@ def test_the_inbox_lists_every_conversation_newest_first_with_names_and_previews
     assert "Up to date" in page.content.decode()
 
 
+def test_the_note_on_encrypted_chats_shows_once_until_hidden_in_this_browser(maya):
+    note = "Encrypted chats are probably not here"
+    assert note in maya.client.get("/").content.decode()
+    hidden = maya.client.post("/notes/encrypted/hide/", headers=HX)
+    assert hidden.status_code == 200 and hidden.content == b""
+    assert hidden.cookies["encrypted_note"]["max-age"] == 365 * 24 * 3600
+    assert note not in maya.client.get("/").content.decode()
+    maya.client.cookies.pop("encrypted_note")
+    assert maya.client.post("/notes/encrypted/hide/").url == "/"  # without htmx: the inbox again
+    assert maya.client.get("/notes/encrypted/hide/").status_code == 405
+    maya.client.cookies.pop("encrypted_note")  # the client is the module's: as it was
+
+
 def test_a_sync_that_just_ended_says_just_now_not_0_minutes_ago(maya):
     SyncState.objects.filter(owner=maya.user).update(last_success_at=timezone.now())
     page = html.unescape(maya.client.get("/").content.decode())
