@@ -128,7 +128,9 @@ def test_the_inbox_lists_every_conversation_newest_first_with_names_and_previews
     theo_row = text_of(dict(rows)[THEO])
     assert theo_row.startswith("Theo Park @theo_park")
     last = newest[THEO]
-    last_text = " ".join(last["text"].split())
+    # A photo's or video's own t.co link is left out of the preview (its "Photo"/"Video" marker
+    # stands for it) and other links show as X displays them: compare the words before them.
+    last_text = " ".join(re.sub(r"https://t\.co/\S+", " ", last["text"]).split())
     assert last_text in theo_row
     assert ("You: " in theo_row) == (last["sender_id"] == maya.x_id)
 
