@@ -8,15 +8,20 @@ message says can inject markup or script; links are added only for http(s) targe
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from urllib.parse import quote, urlsplit
 
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 
 from conversations.models import DmEvent, XUser
 
 GROUP_GAP = timedelta(minutes=10)
+# Inside a run, a time is repeated only where the messages are this far apart, as X does: a burst
+# of messages reads as one moment, a conversation that went on for minutes shows when.
+TIME_GAP = timedelta(minutes=3)
 # ASCII digits only, as every X id (xids): \d would also match "²" or "٤".
 _POST_URL = re.compile(r"^https?://(?:www\.)?(?:x|twitter)\.com/[^/]+/status/([0-9]+)")
 
@@ -147,14 +152,14 @@ def handle(user: XUser | None, fallback_id: str = "") -> str:
 
 
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
-    """ "now", "3 min", "5 h", "Tue", "12 Mar", "12 Mar 2025", as X's inbox says it."""
+    """ "just now", "3 min", "5 h", "Tue", "12 Mar", "12 Mar 2025", as X's inbox says it."""
     if moment is None:
         return ""
     now = now or timezone.now()
     age = now - moment
     local = timezone.localtime(moment)
     if age < timedelta(minutes=1):
-        return "now"
+        return "just now"
     if age < timedelta(hours=1):
         return f"{int(age.total_seconds() // 60)} min"
     if age < timedelta(hours=24):
@@ -164,6 +169,14 @@ def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
     if local.year == timezone.localtime(now).year:
         return f"{local.day} {local:%b}"
     return f"{local.day} {local:%b %Y}"
+
+
+def time_since(moment: datetime, now: datetime | None = None) -> str:
+    """ "just now", "5 minutes ago", "2 hours ago": Django's timesince, without "0 minutes ago"."""
+    now = now or timezone.now()
+    if now - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, now)} ago"
 
 
 def day_label(moment: datetime, now: datetime | None = None) -> str:
@@ -189,14 +202,26 @@ class Block:
     sender_x_id: str = ""
     mine: bool = False
     events: list[DmEvent] = field(default_factory=list)
+    # A run names its sender only in a group (and never for my own): in a one-to-one who wrote is
+    # already the side of the screen, and X's repeated "Theo Park @theo_park" was only noise.
+    named: bool = False
+    # The ids of the run's events that show their time: the last one, and any followed by a
+    # pause of TIME_GAP or more.
+    timed: set[str] = field(default_factory=set)
 
 
 def timeline(
-    events: list[DmEvent], people: dict[str, XUser], me: str, after: DmEvent | None = None
+    events: list[DmEvent],
+    people: dict[str, XUser],
+    me: str,
+    after: DmEvent | None = None,
+    *,
+    group: bool = False,
 ) -> list[Block]:
     """Blocks for `events` (oldest first). `after` is the event just before them, if shown, so a
     page that continues a day does not repeat the separator. A day separator or a system line
-    ends a run of one sender's messages; nothing but a new day starts a separator."""
+    ends a run of one sender's messages; nothing but a new day starts a separator. `group`: the
+    conversation is a group, where runs of other people's messages are named."""
     blocks: list[Block] = []
     previous = after
     for event in events:
@@ -222,9 +247,19 @@ def timeline(
                     sender_x_id=event.sender_x_id,
                     mine=event.sender_x_id == me,
                     events=[event],
+                    named=group and event.sender_x_id != me,
                 )
             )
+    for block in blocks:
+        if block.kind == "messages":
+            block.timed = _timed(block.events)
     return blocks
+
+
+def _timed(run: list[DmEvent]) -> set[str]:
+    pairs = pairwise(run)
+    shown = {e.x_id for e, later in pairs if later.created_at - e.created_at >= TIME_GAP}
+    return shown | {run[-1].x_id}
 
 
 def _day(event: DmEvent):

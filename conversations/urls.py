@@ -10,6 +10,7 @@ reader = (
         path("with/", views.open_with, name="open_with"),
         path("search/", views.search_messages, name="search"),
         path("sync/", views.sync_now, name="sync_now"),
+        path("notes/encrypted/hide/", views.hide_encrypted_note, name="hide_encrypted_note"),
         path("media/<str:media_key>/<str:kind>/", views.media_file, name="media"),
         path("avatar/<str:x_id>/", views.avatar, name="avatar"),
     ],

@@ -78,6 +78,7 @@ def _inbox(request: HttpRequest) -> HttpResponse:
         return render(request, "inbox.html#inbox-rows", context)
     context["sync"] = queries.sync_state(request.user)
     context["account"] = accounts.account_of(request.user)
+    context["encrypted_note"] = request.COOKIES.get(ENCRYPTED_NOTE_COOKIE) != "hidden"
     return render(request, "inbox.html#inbox-body" if request.htmx else "inbox.html", context)
 
 
@@ -89,6 +90,28 @@ def sync_now(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return _varies_on_htmx(_inbox(request))
     return _varies_on_htmx(redirect("home"))
+
+
+# The inbox says once that X's encrypted chats are probably not here; a person who has read it
+# hides it for this browser. A cookie, not a row: it is about what this screen shows.
+ENCRYPTED_NOTE_COOKIE = "encrypted_note"
+
+
+@require_POST
+@_reader
+def hide_encrypted_note(request: HttpRequest) -> HttpResponse:
+    """Hide the inbox's note on encrypted chats in this browser (for a year); with htmx the note
+    is swapped for nothing, without it the inbox loads again."""
+    response = HttpResponse("") if request.htmx else redirect("home")
+    response.set_cookie(
+        ENCRYPTED_NOTE_COOKIE,
+        "hidden",
+        max_age=365 * 24 * 3600,
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @require_GET
@@ -182,7 +205,7 @@ def _conversation_context(
         "conversation": convo,
         "title": rendering.conversation_title(participants, me),
         "others": [p for p in participants if p.x_id != me],
-        "blocks": rendering.timeline(reading.page.events, people, me),
+        "blocks": rendering.timeline(reading.page.events, people, me, group=convo.is_group),
         "oldest": reading.oldest,
         # What a fetch from X must come before: the oldest shown, or on an empty older page, the
         # event it was older than.

@@ -284,17 +284,29 @@ def test_a_sender_x_no_longer_returns_is_shown_by_id():
 @pytest.mark.parametrize(
     "age,expected",
     [
-        (timedelta(seconds=20), "now"),
+        (timedelta(seconds=20), "just now"),
         (timedelta(minutes=3, seconds=30), "3 min"),
         (timedelta(hours=5, minutes=59), "5 h"),
         (timedelta(days=2), "Tue"),
         (timedelta(days=7), "12 Mar"),
         (timedelta(days=80), "29 Dec 2025"),
-        (timedelta(seconds=-30), "now"),  # a clock a little ahead of ours
+        (timedelta(seconds=-30), "just now"),  # a clock a little ahead of ours
     ],
 )
 def test_relative_time_reads_like_x_s_inbox(age, expected):
     assert rendering.relative_time(NOW - age, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    "age,expected",
+    [
+        (timedelta(seconds=5), "just now"),
+        (timedelta(seconds=-5), "just now"),
+        (timedelta(minutes=5), "5\xa0minutes ago"),
+    ],
+)
+def test_a_sync_a_moment_ago_was_just_now_not_0_minutes_ago(age, expected):
+    assert rendering.time_since(NOW - age, now=NOW) == expected
 
 
 def test_relative_time_of_nothing_is_empty():
@@ -351,6 +363,33 @@ def test_the_timeline_separates_days_groups_one_sender_and_breaks_on_a_system_li
         ("messages", "", ["8"], False),
     ]
     assert blocks[-1].sender is None and blocks[-1].sender_x_id == "811298434"
+
+
+def test_a_run_shows_its_time_once_and_again_only_where_minutes_pass():
+    start = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    events = [
+        event_at("1", start, THEO),
+        event_at("2", start + timedelta(seconds=40), THEO),
+        event_at("3", start + timedelta(minutes=1), THEO),  # a burst: one time, under "3"
+        event_at("4", start + timedelta(minutes=6), THEO),  # minutes later, still the same run
+        event_at("5", start + timedelta(minutes=7), MAYA),
+    ]
+    blocks = rendering.timeline(events, {}, MAYA.x_id)
+    runs = [(b.kind, [e.x_id for e in b.events], sorted(b.timed)) for b in blocks]
+    assert runs == [
+        ("day", [], []),
+        ("messages", ["1", "2", "3", "4"], ["3", "4"]),
+        ("messages", ["5"], ["5"]),
+    ]
+
+
+def test_a_sender_is_named_in_a_group_but_never_in_a_one_to_one_nor_for_me():
+    start = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    events = [event_at("1", start, THEO), event_at("2", start + timedelta(minutes=1), MAYA)]
+    one_to_one = rendering.timeline(events, {}, MAYA.x_id)
+    group = rendering.timeline(events, {}, MAYA.x_id, group=True)
+    assert [b.named for b in one_to_one if b.kind == "messages"] == [False, False]
+    assert [b.named for b in group if b.kind == "messages"] == [True, False]
 
 
 def test_system_lines_say_who_joined_who_added_whom_and_who_left():

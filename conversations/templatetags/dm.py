@@ -43,6 +43,11 @@ def ago(moment) -> str:
 
 
 @register.filter
+def since(moment) -> str:
+    return rendering.time_since(moment)
+
+
+@register.filter
 def name_of(user, fallback_id: str = "") -> str:
     return rendering.display_name(user, fallback_id)
 

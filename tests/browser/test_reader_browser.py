@@ -168,7 +168,7 @@ def test_after_sign_in_the_inbox_fills_and_a_group_reads_well_on_desktop_phone_a
     first = rows.first
     expect(first.locator(".inbox-title")).to_have_text("Theo Park")
     expect(first.locator(".handle")).to_have_text("@theo_park")
-    expect(first.locator(".inbox-when")).to_have_text(re.compile(r"^(now|\d+ (min|h))$"))
+    expect(first.locator(".inbox-when")).to_have_text(re.compile(r"^(just now|\d+ (min|h))$"))
     expect(
         page.locator(".inbox-row .inbox-title", has_text=re.compile(r" and \d+ others$")).first
     ).to_be_visible()
