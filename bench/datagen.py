@@ -5,9 +5,9 @@ rest spread unevenly over one-to-ones and groups of 3 to 10 people, 600 X users 
 second owner with a little data of their own, which contains the benches' rare words too, so a
 bench can check that nothing of theirs shows in the first owner's results.
 
-Events are built as the pages /2/dm_events returns and stored through `sync.store_page`, so every
-row is what a sync writes: sort_id, search_text, has_link, media and post links, participants,
-each conversation's last_event. Only the page size differs from X's: 5,000 events a page, in one
+Events are built as the pages /2/dm_events returns, parsed by `xapi.parse_dm_page` and stored
+through `store.store_page` as a sync does, so every row is what a sync writes: sort_id,
+search_text, has_link, media and post links, participants, each conversation's last_event. Only the page size differs from X's: 5,000 events a page, in one
 transaction each (SQLite's FTS5 triggers fire as in production).
 
 Text: words drawn from a Zipf-distributed vocabulary (s = 1: common chat words first, then a long
@@ -54,8 +54,8 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
+from conversations import store, xapi  # noqa: E402
 from conversations.models import Conversation, DmEvent, SyncState  # noqa: E402
-from conversations.sync import Progress, refresh_statistics, store_page  # noqa: E402
 from dmreader.models import XAccount  # noqa: E402
 
 # Time what production runs: with DEBUG on, every query would also be logged.
@@ -654,7 +654,7 @@ def _generate(events: int, *, verbose: bool) -> float:
         # What autovacuum would have done by the time anyone searches a cache this size.
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
-    refresh_statistics()  # what every sync that stores events does (SQLite)
+    store.refresh_statistics()  # what every sync that stores events does (SQLite)
     return time.perf_counter() - started
 
 
@@ -662,7 +662,7 @@ def _store(owner_id, pages, count: int, who: str, started: float, verbose: bool)
     stored = 0
     for body in pages:
         with transaction.atomic():
-            store_page(owner_id, body, progress=Progress())
+            store.store_page(owner_id, xapi.parse_dm_page(body))
         stored += len(body["data"])
         if verbose and (stored % 100_000 == 0 or stored == count):
             elapsed = time.perf_counter() - started

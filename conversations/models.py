@@ -2,16 +2,15 @@
 owners, even when two of them are in the same conversation (each keeps their own copy).
 
 X's ids are kept as given (strings of up to 19 digits). Where order matters they are compared as
-numbers through `sort_id`, the id left-padded to 19 digits, so string order is numeric order.
+numbers through `sort_id`, the id left-padded to 19 digits, so string order is numeric order
+(conversations/xids.py holds X's id rules). Rows are written by conversations/store.py only.
 """
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from conversations.xids import ID_DIGITS, sort_id
-
-__all__ = ["ID_DIGITS", "sort_id"]  # re-exported for older imports; new code uses xids
+from conversations.xids import ID_DIGITS
 
 
 class XUser(models.Model):
@@ -193,14 +192,22 @@ class SyncState(models.Model):
         settings.AUTH_USER_MODEL, models.CASCADE, related_name="sync_state"
     )
     status = models.CharField(max_length=10, choices=STATUSES, default=IDLE)
-    # The /2/dm_events pass under way: where to continue, and the newest event already cached
-    # when it began (it ends on reaching that one). Saved with every page's rows.
+    # The /2/dm_events pass under way: where to continue, where it ends (the watermark when it
+    # began; "" walks to the end of X's window) and the newest event of its first page (the
+    # watermark once it ends). Saved with every page's rows.
     pass_token = models.CharField(max_length=200, blank=True)
     pass_stop_id = models.CharField(max_length=ID_DIGITS, blank=True)
+    pass_top_id = models.CharField(max_length=ID_DIGITS, blank=True)
     pass_started_at = models.DateTimeField(null=True, blank=True)
+    # The newest event (as a sort_id) below which inbox passes have cached everything X's window
+    # holds, with no gap. Only an inbox pass that walked down to X's end or to the previous
+    # watermark moves it; events a conversation fetch cached prove nothing about the rest.
+    inbox_watermark = models.CharField(max_length=ID_DIGITS, blank=True)
     backfill_complete = models.BooleanField(default=False)
-    # Only one sync of an account runs at a time, whatever the number of workers.
+    # Only one sync of an account runs at a time, whatever the number of workers: the holder
+    # renews a short lease while it works (sync.LEASE_SECONDS), so one killed lets go soon.
     lease_until = models.DateTimeField(null=True, blank=True)
+    lease_holder = models.CharField(max_length=32, blank=True)
     pages = models.PositiveIntegerField(default=0)
     events_stored = models.PositiveIntegerField(default=0)
     requests_made = models.PositiveIntegerField(default=0)
@@ -210,6 +217,10 @@ class SyncState(models.Model):
     last_started_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # A failed or rate-limited sync continues by itself at retry_at (a task is queued for then);
+    # failures in a row lengthen the wait.
+    retry_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -217,8 +228,8 @@ class SyncState(models.Model):
 
     @property
     def shown_status(self) -> str:
-        """What the person is told: a sync whose worker stopped holding its lease (killed,
-        restarted) is "interrupted", not still running."""
+        """What the person is told: a sync whose worker stopped renewing its lease (killed,
+        restarted) is "interrupted", not still running; it resumes by itself (tasks.py)."""
         lease_gone = self.lease_until is not None and self.lease_until < timezone.now()
         if self.status in (self.RUNNING, self.WAITING) and lease_gone:
             return self.INTERRUPTED
@@ -243,3 +254,28 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} sync of user {self.owner_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class UnstoredEvent(models.Model):
+    """An event X sent that the database refused even on its own (conversations/store.py), set
+    aside with its payload and the reason so the rest of the history could be stored. Operators
+    see it here; a later sync that stores the event deletes the row."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    x_id = models.CharField("X event id", max_length=ID_DIGITS)
+    conversation_x_id = models.CharField(max_length=2 * ID_DIGITS + 1, blank=True)
+    reason = models.TextField()
+    # The event as X sent it, as ASCII JSON (NUL and all escaped): this row can always be written.
+    payload = models.TextField()
+    first_failed_at = models.DateTimeField(auto_now_add=True)
+    last_failed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "x_id"], name="unstoredevent_owner_xid_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"unstored event {self.x_id}"

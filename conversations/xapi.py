@@ -4,13 +4,14 @@
 to show (it never contains a token). `Reader` adds what a sync needs around it: a fresh token
 (refreshed once on a 401), the per-account rate-limit budget (never a request the window has no
 room for), and retries with backoff and jitter for 5xx, timeouts, dropped connections and garbage.
+`parse_dm_page` turns a page of DM events into typed objects: X's wire format ends here.
 """
 
 import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import requests
@@ -18,6 +19,8 @@ from django.conf import settings
 from django.utils import timezone
 from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
+
+from conversations import xids
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +145,7 @@ def get_user_by_username(*, token: str, username: str) -> dict | None:
         f"/2/users/by/username/{username}", token=token, params={"user.fields": USER_FIELDS}
     ).body
     data = body.get("data")
-    if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"].isdigit():
+    if isinstance(data, dict) and xids.is_x_id(data.get("id")):
         return data
     return None
 
@@ -290,3 +293,258 @@ def _detail(response: requests.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("detail") or body.get("title") or f"HTTP {response.status_code}")
     return f"HTTP {response.status_code}"
+
+
+# A page of DM events, parsed -------------------------------------------------------------------
+#
+# The wire format of /2/dm_events (and of a conversation's events) ends here: the store takes
+# these objects, whatever they were read from. Nothing in a page can raise: odd values are left
+# out (None: "X did not say"), unusable events are reported in `problems`, and every object keeps
+# `raw`, exactly what X sent, so nothing is lost.
+
+
+@dataclass(frozen=True)
+class EventData:
+    id: str
+    conversation_id: str
+    event_type: str
+    created_at: datetime
+    text: str
+    sender_id: str  # "" for events without a sender (ParticipantsLeave)
+    participant_ids: list[str]
+    entities: dict
+    media_keys: list[str]
+    post_ids: list[str]  # referenced_tweets
+    raw: dict
+
+    @property
+    def has_own_link(self) -> bool:
+        """A link the sender wrote, not the one X appends for an attachment or a shared post."""
+        for url in self.entities.get("urls") or []:
+            if not isinstance(url, dict) or url.get("media_key"):
+                continue
+            target = str(url.get("unwound_url") or url.get("expanded_url") or "")
+            if not any(target.rstrip("/").endswith(f"/status/{p}") for p in self.post_ids):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class UserData:
+    """includes.users. None: X left the field out (what we knew before is kept)."""
+
+    id: str
+    raw: dict
+    username: str | None = None
+    name: str | None = None
+    profile_image_url: str | None = None
+    description: str | None = None
+    location: str | None = None
+    url: str | None = None
+    protected: bool | None = None
+    verified: bool | None = None
+    verified_type: str | None = None
+    public_metrics: dict | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MediaData:
+    media_key: str
+    raw: dict
+    type: str | None = None
+    url: str | None = None
+    preview_image_url: str | None = None
+    alt_text: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    variants: list | None = None
+    public_metrics: dict | None = None
+
+
+@dataclass(frozen=True)
+class PostData:
+    """includes.tweets: a post shared into a DM."""
+
+    id: str
+    raw: dict
+    author_id: str = ""
+    text: str | None = None
+    created_at: datetime | None = None
+    lang: str | None = None
+    entities: dict | None = None
+    referenced_tweets: list | None = None
+    public_metrics: dict | None = None
+
+
+@dataclass(frozen=True)
+class PartialError:
+    """One of X's `errors` beside `data`: an object it could not return (a deleted post, a
+    suspended sender). resource_id is "" when it is not an id."""
+
+    resource_type: str
+    resource_id: str
+    note: str
+
+
+@dataclass(frozen=True)
+class DmPage:
+    events: list[EventData] = field(default_factory=list)
+    users: list[UserData] = field(default_factory=list)
+    media: list[MediaData] = field(default_factory=list)
+    posts: list[PostData] = field(default_factory=list)
+    errors: list[PartialError] = field(default_factory=list)
+    next_token: str = ""
+    problems: list[str] = field(default_factory=list)  # what could not be used, and why
+
+    def gone(self, resource_type: str) -> set[str]:
+        """Ids X reported missing: resource_type "user" or "tweet"."""
+        return {
+            e.resource_id for e in self.errors if e.resource_type == resource_type and e.resource_id
+        }
+
+
+def parse_dm_page(body: dict, *, conversation_id: str = "") -> DmPage:
+    """A page of /2/dm_events or /2/dm_conversations/…/dm_events. `conversation_id` is the
+    conversation asked for, for events that do not name theirs."""
+    includes = body.get("includes") if isinstance(body.get("includes"), dict) else {}
+    problems: list[str] = []
+    events = []
+    for raw in _objects(body.get("data")):
+        event = _event(raw, conversation_id, problems)
+        if event is not None:
+            events.append(event)
+    errors = [_partial_error(e) for e in _objects(body.get("errors"))]
+    return DmPage(
+        events=events,
+        users=[_user(o) for o in _objects(includes.get("users")) if xids.is_x_id(o.get("id"))],
+        media=[_media(o) for o in _objects(includes.get("media")) if _str(o.get("media_key"))],
+        posts=[_post(o) for o in _objects(includes.get("tweets")) if xids.is_x_id(o.get("id"))],
+        errors=errors,
+        next_token=_next_token(body),
+        problems=problems,
+    )
+
+
+def _objects(value) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _str(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _datetime(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def _next_token(body: dict) -> str:
+    meta = body.get("meta")
+    token = meta.get("next_token") if isinstance(meta, dict) else None
+    return token if isinstance(token, str) else ""
+
+
+def _event(raw: dict, conversation_id: str, problems: list[str]) -> EventData | None:
+    x_id = raw.get("id")
+    conversation = raw.get("dm_conversation_id") or conversation_id
+    created_at = _datetime(raw.get("created_at"))
+    if not xids.is_x_id(x_id):
+        problems.append(f"Skipped an event with an unusable id: {str(x_id)[:40]!r}")
+        return None
+    if not xids.is_conversation_id(conversation) or created_at is None:
+        problems.append(f"Skipped event {x_id}: no conversation id or creation time")
+        return None
+    attachments = raw.get("attachments") if isinstance(raw.get("attachments"), dict) else {}
+    participants = raw.get("participant_ids")
+    return EventData(
+        id=x_id,
+        conversation_id=conversation,
+        event_type=str(raw.get("event_type", ""))[:40],
+        created_at=created_at,
+        text=_str(raw.get("text")) or "",
+        sender_id=xids.x_id_or_empty(raw.get("sender_id")),
+        participant_ids=[p for p in participants if xids.is_x_id(p)]
+        if isinstance(participants, list)
+        else [],
+        entities=raw.get("entities") if isinstance(raw.get("entities"), dict) else {},
+        media_keys=[k for k in attachments.get("media_keys") or [] if isinstance(k, str)]
+        if isinstance(attachments.get("media_keys"), list)
+        else [],
+        post_ids=[
+            r["id"] for r in _objects(raw.get("referenced_tweets")) if xids.is_x_id(r.get("id"))
+        ],
+        raw=raw,
+    )
+
+
+def _user(raw: dict) -> UserData:
+    return UserData(
+        id=raw["id"],
+        raw=raw,
+        username=_str(raw.get("username")),
+        name=_str(raw.get("name")),
+        profile_image_url=_str(raw.get("profile_image_url")),
+        description=_str(raw.get("description")),
+        location=_str(raw.get("location")),
+        url=_str(raw.get("url")),
+        protected=raw.get("protected") if isinstance(raw.get("protected"), bool) else None,
+        verified=raw.get("verified") if isinstance(raw.get("verified"), bool) else None,
+        verified_type=_str(raw.get("verified_type")),
+        public_metrics=raw.get("public_metrics")
+        if isinstance(raw.get("public_metrics"), dict)
+        else None,
+        created_at=_datetime(raw.get("created_at")),
+    )
+
+
+def _media(raw: dict) -> MediaData:
+    return MediaData(
+        media_key=raw["media_key"],
+        raw=raw,
+        type=str(raw["type"]) if "type" in raw else None,
+        url=_str(raw.get("url")),
+        preview_image_url=_str(raw.get("preview_image_url")),
+        alt_text=_str(raw.get("alt_text")),
+        width=_count(raw.get("width")),
+        height=_count(raw.get("height")),
+        duration_ms=_count(raw.get("duration_ms")),
+        variants=raw.get("variants") if isinstance(raw.get("variants"), list) else None,
+        public_metrics=raw.get("public_metrics") or None,
+    )
+
+
+def _post(raw: dict) -> PostData:
+    refs = raw.get("referenced_tweets")
+    return PostData(
+        id=raw["id"],
+        raw=raw,
+        author_id=xids.x_id_or_empty(raw.get("author_id")),
+        text=_str(raw.get("text")),
+        created_at=_datetime(raw.get("created_at")),
+        lang=str(raw["lang"]) if raw.get("lang") else None,
+        entities=raw.get("entities") if isinstance(raw.get("entities"), dict) else None,
+        referenced_tweets=refs if isinstance(refs, list) else None,
+        public_metrics=raw.get("public_metrics") or None,
+    )
+
+
+def _partial_error(raw: dict) -> PartialError:
+    what_id = raw.get("resource_id") or raw.get("value")
+    what = f"{raw.get('resource_type', 'object')} {what_id}"
+    reason = raw.get("title") or raw.get("detail") or "no reason given"
+    return PartialError(
+        resource_type=str(raw.get("resource_type", "")),
+        resource_id=xids.x_id_or_empty(what_id),
+        note=f"X did not return {what}: {reason}"[:300],
+    )

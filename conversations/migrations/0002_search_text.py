@@ -5,6 +5,8 @@ accents never matter, and both match words by prefix. Triggers (SQLite) and a ge
 (PostgreSQL) keep the index current: an event is searchable the moment sync stores it.
 """
 
+import unicodedata
+
 from django.db import migrations, models
 
 SQLITE_UP = [
@@ -47,11 +49,36 @@ POSTGRES_DOWN = [
 ]
 
 
+# Frozen copies of search.normalize and sync._has_own_link as they were when this migration was
+# written: a migration must run the same way whatever later becomes of the app's code.
+
+
+def normalize(text):
+    """Fold case, accents and compatibility forms (ﬁ, full-width letters) the same way for the
+    indexed text and the query, and turn punctuation into spaces: FTS5 splits words there anyway,
+    while PostgreSQL's parser would read "<b>" as a tag or a URL as one token, and drop or keep
+    them whole. Symbols and emoji stay, to be found as written."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    folded = unicodedata.normalize("NFC", stripped).casefold()
+    return "".join(
+        " " if unicodedata.category(c).startswith("P") or c in "<>=+|^`~$" else c for c in folded
+    )
+
+
+def _has_own_link(entities, post_ids):
+    """A link the sender wrote, not the one X appends for an attachment or a shared post."""
+    for url in entities.get("urls") or []:
+        if not isinstance(url, dict) or url.get("media_key"):
+            continue
+        target = str(url.get("unwound_url") or url.get("expanded_url") or "")
+        if not any(target.rstrip("/").endswith(f"/status/{post}") for post in post_ids):
+            return True
+    return False
+
+
 def backfill(apps, schema_editor):
     """Events cached before this migration get their folded text (and link flag) now."""
-    from conversations.search import normalize
-    from conversations.sync import _has_own_link
-
     DmEvent = apps.get_model("conversations", "DmEvent")
     batch = []
     events = DmEvent.objects.prefetch_related("shared_posts").only("pk", "text", "entities")
