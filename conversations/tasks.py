@@ -1,29 +1,114 @@
-"""Background work, run by the django-tasks-db worker (`manage.py db_worker`). Thin wrappers:
-the work itself is in sync.py."""
+"""Background work, run by the django-tasks-db worker (`manage.py db_worker`). Thin wrappers: the
+work itself is in sync.py; here is only when it runs again.
+
+- A sync that waits for X's rate limit or failed runs again by itself at SyncState.retry_at.
+- A worker may die mid-sync (killed, redeployed). Its lease runs out within a minute (sync.py)
+  and every sync task leaves a cheap check-back (`resume_sync`) due just after that: if the sync
+  is still unfinished and nobody holds the lease, the check-back resumes it from its saved cursor.
+  The dead worker's task row would stay RUNNING for ever; the next sync of the account marks it
+  failed.
+"""
 
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.tasks import task
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from conversations import sync
 from conversations.models import SyncState
 
-
-@task()
-def sync_account(owner_id: int, full: bool = False) -> str:
-    outcome = sync.sync_account(owner_id, full=full)
-    if outcome.status == SyncState.WAITING and outcome.retry_at:
-        # A long backfill carries on by itself once X's rate-limit window resets. The pass cursor
-        # is saved, so the next run continues where this one stopped.
-        sync_account.using(run_after=outcome.retry_at + timedelta(seconds=1)).enqueue(owner_id)
-    return outcome.status
+SYNC_TASKS = ("conversations.tasks.sync_account", "conversations.tasks.resume_sync")
+READY, RUNNING, FAILED = "READY", "RUNNING", "FAILED"
 
 
 def request_sync(owner_id: int, *, full: bool = False) -> None:
-    """Queue a sync once the current transaction commits (the worker must see its rows), and
-    show it as under way unless one already is (an account's first sync has no SyncState yet)."""
+    """The one way to ask for a sync of an account: shows it as under way at once (unless a
+    worker already holds it; an account's first sync has no SyncState yet) and queues it once
+    the current transaction commits (the worker must see its rows). A sync already queued for
+    the account is not queued twice."""
+    now = timezone.now()
     SyncState.objects.filter(owner_id=owner_id, lease_until__isnull=True).update(
-        status=SyncState.RUNNING
+        status=SyncState.RUNNING, retry_at=None
     )
-    transaction.on_commit(lambda: sync_account.enqueue(owner_id, full=full))
+
+    def enqueue() -> None:
+        due = Q(run_after=get_date_max()) | Q(run_after__lte=now)  # not a retry for later
+        queued = DBTaskResult.objects.filter(
+            due,
+            task_path=SYNC_TASKS[0],
+            status=READY,
+            args_kwargs__args__0=owner_id,
+            args_kwargs__kwargs__full=full,
+        )
+        if not queued.exists():
+            sync_account.enqueue(owner_id, full=full)
+
+    transaction.on_commit(enqueue)
+
+
+@task(takes_context=True)
+def sync_account(context, owner_id: int, full: bool = False) -> str:
+    return _sync(context, owner_id, full=full)
+
+
+@task(takes_context=True)
+def resume_sync(context, owner_id: int) -> str:
+    """The check-back: resume a sync whose worker died, or look again when the lease runs out."""
+    state = SyncState.objects.filter(owner_id=owner_id).first()
+    if state is None:
+        return SyncState.IDLE
+    now = timezone.now()
+    if state.lease_until and state.lease_until >= now:
+        # Still being worked on: look again when this lease would run out.
+        resume_sync.using(run_after=state.lease_until + timedelta(seconds=1)).enqueue(owner_id)
+        return state.status
+    unfinished = state.status in (SyncState.RUNNING, SyncState.WAITING) or state.pass_token
+    if not unfinished:
+        return state.status
+    if state.retry_at and state.retry_at > now:
+        # Its worker died while waiting for X's rate limit: carry on when it resets.
+        resume_sync.using(run_after=state.retry_at + timedelta(seconds=1)).enqueue(owner_id)
+        return state.status
+    return _sync(context, owner_id)
+
+
+def _sync(context, owner_id: int, *, full: bool = False) -> str:
+    lease = timedelta(seconds=sync._lease().total_seconds() + 1)
+    resume_sync.using(run_after=timezone.now() + lease).enqueue(owner_id)
+    outcome = sync.sync_account(owner_id, full=full)
+    if outcome.status != "busy":
+        _fail_abandoned(owner_id, context.task_result)
+    retry_later(owner_id, outcome)
+    return outcome.status
+
+
+def retry_later(owner_id: int, outcome: sync.Outcome) -> None:
+    """A long backfill carries on by itself once X's rate-limit window resets, a failed sync after
+    its backoff. The pass cursor is saved: the next run continues where this one stopped."""
+    if outcome.status in (SyncState.WAITING, SyncState.FAILED) and outcome.retry_at:
+        sync_account.using(run_after=outcome.retry_at + timedelta(seconds=1)).enqueue(owner_id)
+
+
+def _fail_abandoned(owner_id: int, current) -> None:
+    """Sync task rows of this account left RUNNING by a worker that died. This task just held the
+    account's lease, so any sync task of it that started before this one and still says RUNNING
+    is not running (a live one would have found the account busy and ended at once)."""
+    started = current.started_at or timezone.now()
+    DBTaskResult.objects.filter(
+        task_path__in=SYNC_TASKS,
+        status=RUNNING,
+        args_kwargs__args__0=owner_id,
+        started_at__lt=started - timedelta(seconds=5),
+    ).exclude(pk=current.id).update(
+        status=FAILED,
+        finished_at=timezone.now(),
+        exception_class_path="conversations.tasks.WorkerDied",
+        traceback="Its worker stopped before the sync ended; a later sync resumed it.",
+    )
+
+
+class WorkerDied(Exception):
+    """Recorded on a task row whose worker died (never raised): what its traceback says."""

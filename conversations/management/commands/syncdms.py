@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from conversations import sync
+from conversations import sync, tasks
 from conversations.models import SyncState
 from dmreader.models import XAccount
 
@@ -42,6 +42,11 @@ class Command(BaseCommand):
             elif outcome.status != SyncState.IDLE:
                 failed = True
                 self.stdout.write(self.style.ERROR(f"  {outcome.status}: {outcome.error}"))
+                if outcome.retry_at:
+                    # The task worker carries on from the saved cursor, as after a queued sync.
+                    tasks.retry_later(x_account.user_id, outcome)
+                    at = timezone.localtime(outcome.retry_at).strftime("%H:%M:%S")
+                    self.stdout.write(f"  the worker retries it at {at}")
             else:
                 p = outcome.progress
                 self.stdout.write(
