@@ -229,6 +229,14 @@ def _run(
             status=SyncState.RUNNING, last_started_at=timezone.now(), last_error="", retry_at=None
         )
         state.refresh_from_db()
+        # An inbox run left unfinished now had a worker that died holding the account.
+        SyncRun.objects.filter(owner_id=owner_id, finished_at__isnull=True).exclude(
+            kind="conversation"
+        ).update(
+            finished_at=timezone.now(),
+            outcome="interrupted",
+            error="Its worker stopped before the sync ended; the next sync resumed it.",
+        )
     run = SyncRun.objects.create(owner_id=owner_id, kind=kind)
     reader = None
     try:

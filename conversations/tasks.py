@@ -45,6 +45,9 @@ def request_sync(owner_id: int, *, full: bool = False) -> None:
         )
         if not queued.exists():
             sync_account.enqueue(owner_id, full=full)
+            # Should the worker die after claiming the task but before the sync takes the
+            # lease, nothing else would ever look again.
+            _check_back_later(owner_id)
 
     transaction.on_commit(enqueue)
 
@@ -75,9 +78,14 @@ def resume_sync(context, owner_id: int) -> str:
     return _sync(context, owner_id)
 
 
-def _sync(context, owner_id: int, *, full: bool = False) -> str:
+def _check_back_later(owner_id: int) -> None:
+    """Look at the account again just after the lease a sync starting now would hold runs out."""
     lease = timedelta(seconds=sync._lease().total_seconds() + 1)
     resume_sync.using(run_after=timezone.now() + lease).enqueue(owner_id)
+
+
+def _sync(context, owner_id: int, *, full: bool = False) -> str:
+    _check_back_later(owner_id)
     outcome = sync.sync_account(owner_id, full=full)
     if outcome.status != "busy":
         _fail_abandoned(owner_id, context.task_result)
