@@ -54,7 +54,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from conversations import store, xapi  # noqa: E402
+from conversations import store, xapi, xids  # noqa: E402
 from conversations.models import Conversation, DmEvent, SyncState  # noqa: E402
 from dmreader.models import XAccount  # noqa: E402
 
@@ -303,7 +303,7 @@ class World:
         for index in range(conversations):
             if index < one_to_ones:
                 other = self.people[index].x_id
-                x_id = "-".join(sorted([me, other], key=int))
+                x_id = xids.one_to_one_id(me, other)
                 self.places.append(Place(x_id, [me, other], [other]))
             else:
                 size = rng.randint(2, 9)
@@ -574,9 +574,7 @@ def use(events: int, *, verbose: bool = True) -> Cache:
         _point_at(name)
     User = get_user_model()
     owner = User.objects.get(username="bench-owner")
-    busy = Conversation.objects.get(
-        owner=owner, x_id="-".join(sorted([ME, busy_friend()], key=int))
-    )
+    busy = Conversation.objects.get(owner=owner, x_id=xids.one_to_one_id(ME, busy_friend()))
     return Cache(
         events=events,
         owner=owner,

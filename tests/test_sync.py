@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from conversations import store, sync, xapi
+from conversations import store, sync, xapi, xids
 from conversations.models import Conversation, DmEvent, Media, SharedPost, SyncRun, SyncState, XUser
 from dmreader.models import XAccount
 from tests.sandbox import REPO, Sandbox
@@ -241,7 +241,7 @@ def test_a_conversation_is_filled_on_its_own_endpoint(sandbox, maya):
     truth = window_truth(sandbox)
     theo = next(u["id"] for u in truth["users"] if u["username"] == "theo_park")
     me = XAccount.objects.get(user=maya).x_user_id
-    conversation_id = "-".join(sorted([theo, me], key=int))
+    conversation_id = xids.one_to_one_id(theo, me)
     expected = [e for e in truth["events"] if e["dm_conversation_id"] == conversation_id]
     outcome = sync.sync_conversation(maya.pk, conversation_id)
     assert outcome.status == SyncState.IDLE

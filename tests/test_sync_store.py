@@ -1,8 +1,11 @@
 """Odd and hostile pages stored by sync.store_page: stored as sent or reported, never a crash."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.auth import get_user_model
 
+from conversations import store, xapi
 from conversations.models import Conversation, DmEvent, SharedPost, XUser
 from conversations.sync import Progress, store_page
 
@@ -158,3 +161,37 @@ def test_partial_errors_are_recorded_once_for_the_run(owner):
     )
     assert progress.problems == ["X did not return user 811298434: Not Found Error"]
     assert XUser.objects.get(owner=owner, x_id="811298434").unavailable
+
+
+def test_nul_is_shown_in_text_and_kept_reversibly_in_json_on_every_database(owner):
+    # PostgreSQL's text and jsonb cannot hold U+0000; the private-use escape must survive too.
+    tricky = "a\x00b \ue000 \ue0000 \x00\x00"
+    sent = message("50", text=tricky, entities={"note": tricky, tricky: [tricky]})
+    store_page(owner.pk, {"data": [sent]}, progress=Progress())
+    event = DmEvent.objects.get(owner=owner, x_id="50")
+    assert event.text == tricky.replace("\x00", "\u2400")
+    assert len(event.text) == len(tricky)  # X's entity indices still point at the same places
+    assert "\x00" not in str(event.raw)
+    assert store.as_sent(event.raw) == sent
+    assert store.as_sent(event.entities) == sent["entities"]
+
+
+def test_the_store_takes_parsed_objects_from_any_source(owner):
+    # What an X archive import will call: no X JSON, only the client's dataclasses.
+    event = xapi.EventData(
+        id="60",
+        conversation_id="100-200",
+        event_type="MessageCreate",
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+        text="from the archive",
+        sender_id="100",
+        participant_ids=[],
+        entities={},
+        media_keys=[],
+        post_ids=[],
+        raw={"id": "60"},
+    )
+    users = [xapi.UserData(id="100", raw={"id": "100", "username": "a"}, username="a")]
+    assert store.store_events(owner.pk, [event], users=users).new == 1
+    cached = DmEvent.objects.get(owner=owner, x_id="60")
+    assert (cached.sender.username, cached.conversation.x_id) == ("a", "100-200")
