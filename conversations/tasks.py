@@ -66,22 +66,31 @@ def resume_sync(context, owner_id: int) -> str:
     now = timezone.now()
     if state.lease_until and state.lease_until >= now:
         # Still being worked on: look again when this lease would run out.
-        resume_sync.using(run_after=state.lease_until + timedelta(seconds=1)).enqueue(owner_id)
+        _check_back(owner_id, at=state.lease_until + timedelta(seconds=1))
         return state.status
     unfinished = state.status in (SyncState.RUNNING, SyncState.WAITING) or state.pass_token
     if not unfinished:
         return state.status
     if state.retry_at and state.retry_at > now:
         # Its worker died while waiting for X's rate limit: carry on when it resets.
-        resume_sync.using(run_after=state.retry_at + timedelta(seconds=1)).enqueue(owner_id)
+        _check_back(owner_id, at=state.retry_at + timedelta(seconds=1))
         return state.status
     return _sync(context, owner_id)
 
 
 def _check_back_later(owner_id: int) -> None:
     """Look at the account again just after the lease a sync starting now would hold runs out."""
-    lease = timedelta(seconds=sync._lease().total_seconds() + 1)
-    resume_sync.using(run_after=timezone.now() + lease).enqueue(owner_id)
+    _check_back(owner_id, at=timezone.now() + sync._lease() + timedelta(seconds=1))
+
+
+def _check_back(owner_id: int, *, at) -> None:
+    """Queue a check-back at `at`, unless one is queued for then or sooner: that one will look,
+    and queue the next if the sync still needs one (so check-backs never pile up)."""
+    sooner = DBTaskResult.objects.filter(
+        task_path=SYNC_TASKS[1], status=READY, args_kwargs__args__0=owner_id, run_after__lte=at
+    )
+    if not sooner.exists():
+        resume_sync.using(run_after=at).enqueue(owner_id)
 
 
 def _sync(context, owner_id: int, *, full: bool = False) -> str:
