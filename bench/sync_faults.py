@@ -93,7 +93,8 @@ def main() -> None:
         kills_left = args.kills
 
         def watch() -> SyncState:
-            state = SyncState.objects.get(owner=maya)
+            # None until the worker takes the first sync (signing in only queues it).
+            state = SyncState.objects.filter(owner=maya).first() or SyncState(owner=maya)
             shown = state.shown_status
             if state.status == SyncState.FAILED:
                 shown += f" (retry at {state.retry_at:%H:%M:%S}: {state.last_error})"
