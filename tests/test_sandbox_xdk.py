@@ -377,3 +377,61 @@ def test_the_classic_vocabulary_keeps_its_classic_answers(xdk_sandbox, token, tr
             assert problem["type"] == CLASSIC_PROBLEMS + "resource-not-found"
     assert any("tweets" in b.get("includes", {}) for b in bodies)
     assert any("errors" in b for b in bodies)
+
+
+# Each way the SDK used to fail, on its own ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sdk(xdk_sandbox, token) -> Client:
+    return Client(base_url=xdk_sandbox.base_url, access_token=token)
+
+
+def test_the_sdk_can_ask_whether_a_user_subscribes_to_you(sdk):
+    assert sdk.users.get_me(user_fields=["subscribes_to_you"]).data.subscribes_to_you is False
+
+
+def test_the_sdk_can_expand_the_users_posts_on_users_me(sdk, truth):
+    me = sdk.users.get_me(expansions=["affiliation", "most_recent_post_id", "pinned_post_id"])
+    assert me.data.most_recent_post_id == truth["maya"]["most_recent_tweet_id"]
+    assert [post.id for post in me.includes.posts] == [me.data.most_recent_post_id]
+
+
+def test_the_sdk_reads_the_public_metrics_of_senders(sdk, truth):
+    page = next(
+        sdk.direct_messages.get_events(expansions=["sender_id"], user_fields=["public_metrics"])
+    )
+    assert page.includes.users
+    for user in page.includes.users:
+        assert (
+            user.public_metrics.post_count
+            == (truth["users_by_id"][user.id]["public_metrics"]["tweet_count"])
+        )
+
+
+def test_the_sdk_reads_the_repost_count_of_shared_posts(sdk, truth):
+    event = next(
+        e
+        for e in truth["events"]
+        if any(
+            not truth["tweets_by_id"][r["id"]]["deleted"] for r in e.get("referenced_tweets", [])
+        )
+    )
+    page = sdk.direct_messages.get_events_by_id(
+        event["id"], expansions=["referenced_posts"], post_fields=["public_metrics"]
+    )
+    assert page.includes.posts
+    for post in page.includes.posts:
+        want = truth["tweets_by_id"][post.id]["public_metrics"]
+        assert post.public_metrics.repost_count == want["retweet_count"]
+
+
+def test_the_sdk_reads_a_gone_sender_as_a_resource_not_found_problem(sdk, truth):
+    gone = {u["id"] for u in truth["users"] if u["gone"]}
+    event = next(e for e in truth["events"] if e.get("sender_id") in gone)
+    page = sdk.direct_messages.get_events_by_id(
+        event["id"], expansions=["sender_id"], post_fields=["id"]
+    )
+    (problem,) = page.errors
+    assert isinstance(problem, schemas.ResourceNotFoundProblem)
+    assert (problem.resource_type, problem.resource_id) == ("user", event["sender_id"])
