@@ -239,8 +239,6 @@ class Names:
     edit_history: str  # the Tweet key
     expansion: str  # the `parameter` of a missing post in `errors`
     most_recent: str  # the User key of their newest post
-    pinned: str  # the User key of their pinned post
-    note: str  # the Tweet key of a long post's full text
     reposts: str  # the member of Tweet.public_metrics counting reposts
     # User.public_metrics' count of posts: v2.167 requires post_count; v2.166 requires tweet_count,
     # so a classic answer keeps it and carries post_count beside it, the same number (both count
@@ -255,8 +253,6 @@ TWEET_NAMES = Names(
     edit_history="edit_history_tweet_ids",
     expansion="referenced_tweets.id",
     most_recent="most_recent_tweet_id",
-    pinned="pinned_tweet_id",
-    note="note_tweet",
     reposts="retweet_count",
     user_post_counts=("tweet_count", "post_count"),
     problems=CLASSIC_PROBLEMS,
@@ -267,8 +263,6 @@ POST_NAMES = Names(
     edit_history="edit_history_post_ids",
     expansion=POST_EXPANSION,
     most_recent="most_recent_post_id",
-    pinned="pinned_post_id",
-    note="note_post",
     reposts="repost_count",
     user_post_counts=("post_count",),
     problems=POST_PROBLEMS,
