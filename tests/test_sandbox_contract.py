@@ -1,10 +1,11 @@
 """Every body the sandbox's DM endpoints and /2/users/me send, errors included, validates against X's
-OpenAPI spec v2.166 (docs/x-api.md §1), and the enums the sandbox copied from it are the spec's."""
+OpenAPI spec in the vocabulary the request used (docs/x-api.md §1, §9.1): v2.166 for classic names,
+v2.167 for the post names. The enums the sandbox copied from each spec are that spec's."""
 
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -21,6 +22,10 @@ SPEC_PATH = Path(__file__).parents[1] / "docs" / "x-api" / "openapi-v2.166.json"
 SPEC = json.loads(SPEC_PATH.read_text())
 SPEC_URI = "urn:x-api:v2.166"
 SCHEMAS = SPEC["components"]["schemas"]
+# The post vocabulary's spec.
+POST_SPEC_PATH = SPEC_PATH.parent / "openapi-v2.167.json"
+POST_SPEC = json.loads(POST_SPEC_PATH.read_text())
+POST_SPEC_URI = "urn:x-api:v2.167"
 
 LIST = "/2/dm_events"
 WITH = "/2/dm_conversations/with/{participant_id}/dm_events"
@@ -29,8 +34,8 @@ EVENT = "/2/dm_events/{event_id}"
 ME = "/2/users/me"
 
 
-def _enum(component: str) -> list[str]:
-    return SPEC["components"]["parameters"][component]["schema"]["items"]["enum"]
+def _enum(component: str, spec: dict = SPEC) -> list[str]:
+    return spec["components"]["parameters"][component]["schema"]["items"]["enum"]
 
 
 ALL_FIELDS = {
@@ -49,6 +54,19 @@ FIELD_QUERIES = [
     {"expansions": "attachments.media_keys", "media.fields": ALL_FIELDS["media.fields"]},
     {"expansions": "referenced_tweets.id", "tweet.fields": ALL_FIELDS["tweet.fields"]},
     {"expansions": "referenced_posts", "post.fields": ",".join(params.POST_FIELDS)},
+]
+# Every name of v2.167, the vocabulary of X's own SDK (tests/test_sandbox_xdk.py).
+ALL_POST_FIELDS = {
+    "dm_event.fields": ",".join(_enum("DmEventFieldsParameter", POST_SPEC)),
+    "expansions": ",".join(dict.fromkeys(_enum("DmEventExpansionsParameter", POST_SPEC))),
+    "media.fields": ",".join(_enum("MediaFieldsParameter", POST_SPEC)),
+    "user.fields": ",".join(_enum("UserFieldsParameter", POST_SPEC)),
+    "post.fields": ",".join(_enum("PostFieldsParameter", POST_SPEC)),
+}
+FIELD_QUERIES += [
+    ALL_POST_FIELDS,
+    {"expansions": "sender_id,referenced_posts", "user.fields": "public_metrics"},
+    {"expansions": "referenced_posts", "post.fields": "public_metrics,created_at"},
 ]
 LIST_QUERIES = [
     *FIELD_QUERIES,
@@ -70,6 +88,8 @@ BAD_QUERIES = [
     {"user.fields": "email"},
     {"tweet.fields": "views"},
     {"since_id": "1"},
+    {"post.fields": "views"},
+    {"expansions": "referenced_posts,author_id"},
 ]
 # (spec path, path with {placeholders} filled from the `world` fixture)
 LIST_ENDPOINTS = [
@@ -86,10 +106,14 @@ def _registry() -> Registry:
     spec = json.loads(SPEC_PATH.read_text())
     # The one deviation we accept: X's resource_type enum has no member for a DM event, which the
     # sandbox reports as "dm_event" when GET /2/dm_events/{event_id} finds nothing (dm_views.py).
+    # (v2.167's resource_type is any string.)
     not_found = spec["components"]["schemas"]["ResourceNotFoundProblem"]["allOf"][1]
     not_found["properties"]["resource_type"]["enum"].append("dm_event")
-    return Registry().with_resource(
-        SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT4)
+    return Registry().with_resources(
+        [
+            (SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT4)),
+            (POST_SPEC_URI, Resource.from_contents(POST_SPEC, default_specification=DRAFT4)),
+        ]
     )
 
 
@@ -105,38 +129,52 @@ def _is_absolute_uri(value: object) -> bool:
     return bool(parts.scheme in ("http", "https") and parts.netloc)
 
 
-def schema_errors(body: object, ref: str) -> list[str]:
-    validator = OAS30Validator({"$ref": SPEC_URI + ref}, registry=REGISTRY, format_checker=FORMATS)
+def schema_errors(body: object, ref: str, uri: str = SPEC_URI) -> list[str]:
+    validator = OAS30Validator({"$ref": uri + ref}, registry=REGISTRY, format_checker=FORMATS)
     return [
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)
     ]
 
 
-def discriminated_errors(body: dict) -> list[str]:
+def discriminated_errors(body: dict, spec: dict = SPEC, uri: str = SPEC_URI) -> list[str]:
     """OAS 3.0 discriminators, which the validator ignores: each Problem against its `type`'s
-    schema, each Media against its `type`'s."""
-    found = []
+    schema, each Media against its `type`'s (v2.167's Media has no subtypes)."""
+    found, schemas = [], spec["components"]["schemas"]
     problems = body.get("errors", []) if "title" not in body else [body]
     for problem in problems:
-        mapping = SCHEMAS["Problem"]["discriminator"]["mapping"]
-        found += schema_errors(problem, mapping[problem["type"]])
+        mapping = schemas["Problem"]["discriminator"]["mapping"]
+        assert problem["type"] in mapping, problem
+        found += schema_errors(problem, mapping[problem["type"]], uri)
     for media in body.get("includes", {}).get("media", []):
-        mapping = SCHEMAS["Media"]["discriminator"]["mapping"]
-        found += schema_errors(media, mapping[media["type"]])
+        if "discriminator" in schemas["Media"]:
+            mapping = schemas["Media"]["discriminator"]["mapping"]
+            found += schema_errors(media, mapping[media["type"]], uri)
     return found
 
 
-def response_ref(spec_path: str, status: int) -> str:
-    responses = SPEC["paths"][spec_path]["get"]["responses"]
+def response_ref(spec_path: str, status: int, spec: dict = SPEC) -> str:
+    responses = spec["paths"][spec_path]["get"]["responses"]
     if status == 200:
         return responses["200"]["content"]["application/json"]["schema"]["$ref"]
     return responses["default"]["content"]["application/problem+json"]["schema"]["$ref"]
 
 
+def uses_post_names(url: str) -> bool:
+    """Whether a request names post.fields or an expansion only v2.167 has (docs/x-api.md §9.1)."""
+    query = parse_qs(urlsplit(url).query)
+    expansions = set(",".join(query.get("expansions", [])).split(","))
+    only_v2_167 = {"referenced_posts", "most_recent_post_id", "pinned_post_id", "affiliation"}
+    return "post.fields" in query or bool(expansions & only_v2_167)
+
+
 def assert_matches_spec(response: requests.Response, spec_path: str) -> dict:
+    """The body against the spec of the request's vocabulary. 401, 403 and 429 bodies are X's
+    about:blank problems, which only v2.166 describes."""
     body = response.json()
-    ref = response_ref(spec_path, response.status_code)
-    problems = schema_errors(body, ref) + discriminated_errors(body)
+    post = uses_post_names(response.request.url) and response.status_code in (200, 400)
+    spec, uri = (POST_SPEC, POST_SPEC_URI) if post else (SPEC, SPEC_URI)
+    ref = response_ref(spec_path, response.status_code, spec)
+    problems = schema_errors(body, ref, uri) + discriminated_errors(body, spec, uri)
     assert not problems, f"{response.request.url} → {response.status_code}: {problems}"
     return body
 
@@ -217,12 +255,43 @@ def test_the_sandboxs_field_enums_are_the_specs(copy, component):
     assert list(copy) == _enum(component)
 
 
-def test_the_post_fields_alias_is_v2_167s_enum():
-    live = json.loads((SPEC_PATH.parent / "openapi-v2.167.json").read_text())
-    assert (
-        list(params.POST_FIELDS)
-        == (live["components"]["parameters"]["PostFieldsParameter"]["schema"]["items"]["enum"])
-    )
+@pytest.mark.parametrize(
+    ("copy", "component"),
+    [
+        (params.POST_DM_EVENT_FIELDS, "DmEventFieldsParameter"),
+        (params.MEDIA_FIELDS, "MediaFieldsParameter"),
+        (params.POST_USER_FIELDS, "UserFieldsParameter"),
+        (params.POST_FIELDS, "PostFieldsParameter"),
+        (params.POST_USER_EXPANSIONS, "UserExpansionsParameter"),
+    ],
+)
+def test_the_sandboxs_post_vocabulary_enums_are_v2_167s(copy, component):
+    assert list(copy) == _enum(component, POST_SPEC)
+
+
+def test_the_dm_expansions_are_v2_167s_listed_once():
+    # v2.167 lists attachments.media_keys twice; a name is a name.
+    enum = _enum("DmEventExpansionsParameter", POST_SPEC)
+    assert list(params.POST_DM_EXPANSIONS) == list(dict.fromkeys(enum))
+
+
+def test_the_user_expansions_are_v2_166s():
+    assert list(params.USER_EXPANSIONS) == _enum("UserExpansionsParameter")
+
+
+@pytest.mark.parametrize("spec", [SPEC, POST_SPEC])
+@pytest.mark.parametrize("spec_path", ["/2/users/me", "/2/users/by/username/{username}", EVENT])
+def test_every_query_parameter_of_either_spec_is_taken(spec, spec_path):
+    taken = {ME: params.USER_PARAMETERS, EVENT: params.EVENT_PARAMETERS}
+    names = {
+        spec["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]["name"]
+        if "$ref" in p
+        else p["name"]
+        for p in spec["paths"][spec_path]["get"]["parameters"]
+        if p.get("in", "query") == "query"
+    }
+    names -= {"username", "event_id"}
+    assert names <= set(taken.get(spec_path, params.USER_PARAMETERS))
 
 
 @pytest.mark.parametrize("spec_path", [LIST, WITH, CONVERSATION])
@@ -342,11 +411,28 @@ def test_users_me_matches_the_spec(get, query):
     assert_matches_spec(response, ME)
 
 
-def test_users_me_with_every_field_it_renders_matches_the_spec(get):
-    fields = "created_at,description,location,profile_image_url,protected,public_metrics,url"
-    response = get(ME, {"user.fields": fields + ",username,verified,verified_type"})
+@pytest.mark.parametrize(
+    "query",
+    [
+        {
+            "user.fields": ALL_FIELDS["user.fields"],
+            "expansions": ",".join(_enum("UserExpansionsParameter")),
+            "tweet.fields": ALL_FIELDS["tweet.fields"],
+        },
+        {
+            "user.fields": ALL_POST_FIELDS["user.fields"],
+            "expansions": ",".join(_enum("UserExpansionsParameter", POST_SPEC)),
+            "post.fields": ALL_POST_FIELDS["post.fields"],
+        },
+    ],
+    ids=["classic", "post"],
+)
+def test_users_me_with_every_field_and_expansion_matches_the_spec(get, query):
+    response = get(ME, query)
     assert response.status_code == 200
-    assert_matches_spec(response, ME)
+    body = assert_matches_spec(response, ME)
+    # maya_reads has posted: the most_recent expansion has something to show.
+    assert len(body["includes"]["posts" if "post.fields" in query else "tweets"]) == 1
 
 
 @pytest.mark.parametrize(

@@ -577,7 +577,9 @@ ENUM = {
     "user.fields": "affiliation,confirmed_email,connection_status,created_at,description,entities,"
     "id,is_identity_verified,location,most_recent_tweet_id,name,parody,pinned_tweet_id,"
     "profile_banner_url,profile_image_url,protected,public_metrics,receives_your_dm,subscription,"
-    "subscription_type,url,username,verified,verified_followers_count,verified_type,withheld",
+    "subscription_type,url,username,verified,verified_followers_count,verified_type,withheld,"
+    # v2.167's one new user field: X takes the names of both specs (docs/x-api.md §9.1).
+    "subscribes_to_you",
     "event_types": "MessageCreate,ParticipantsJoin,ParticipantsLeave",
     "dm_event.fields": ALL_EVENT_FIELDS,
     "expansions": ALL_EXPANSIONS + ",referenced_posts",

@@ -34,7 +34,7 @@ def dm_events_with(request: HttpRequest, participant_id: str) -> JsonResponse:
     try:
         params.check_path("participant_id", participant_id, params.USER_ID)
     except params.InvalidParameter as problem:
-        return problem.response()
+        return problem.response(params.vocabulary(request.GET))
     conversation_id = one_to_one_id(request.x_user.id, int(participant_id))
     return _event_list(request, visible_events(request.x_user).filter(conversation=conversation_id))
 
@@ -47,7 +47,7 @@ def conversation_events(request: HttpRequest, conversation_id: str) -> JsonRespo
         # The spec calls this path parameter `id` (docs/x-api.md §0.3).
         params.check_path("id", conversation_id, params.CONVERSATION_ID)
     except params.InvalidParameter as problem:
-        return problem.response()
+        return problem.response(params.vocabulary(request.GET))
     return _event_list(request, visible_events(request.x_user).filter(conversation=conversation_id))
 
 
@@ -64,12 +64,13 @@ def dm_event(request: HttpRequest, event_id: str) -> JsonResponse:
         params.check_path("event_id", event_id, params.EVENT_ID)
         query = params.parse_event_query(request.GET)
     except params.InvalidParameter as problem:
-        return problem.response()
+        return problem.response(params.vocabulary(request.GET))
     event = None
     if int(event_id) <= params.MAX_SNOWFLAKE:
         event = visible_events(request.x_user).filter(id=int(event_id)).first()
     if event is None:
-        return _json({"errors": [errors.not_found("event_id", event_id, "dm_event")]})
+        problem = errors.not_found("event_id", event_id, "dm_event", query.names.problems)
+        return _json({"errors": [problem]})
     return _json(render.event_body(event, query, _base_url(request)))
 
 
@@ -93,7 +94,7 @@ def _event_list(request: HttpRequest, events: QuerySet[Event]) -> JsonResponse:
     try:
         query = params.parse_list_query(request.GET)
     except params.InvalidParameter as problem:
-        return problem.response()
+        return problem.response(params.vocabulary(request.GET))
     page, older_exist = _page(events.filter(event_type__in=query.event_types), query)
     meta = {"result_count": len(page)}
     if older_exist:

@@ -2,6 +2,8 @@
 
 from django.http import JsonResponse
 
+# The base of Problem types in spec v2.166 and every recorded body. Answers in v2.167's post vocabulary
+# use that spec's base, https://api.x.com/2/problems/ (xsandbox.params.Names.problems).
 PROBLEMS = "https://api.twitter.com/2/problems/"
 
 
@@ -29,18 +31,22 @@ def server_error(status: int) -> JsonResponse:
     return problem(status, title, title)
 
 
-def invalid_request(parameter: str, value: str, message: str) -> JsonResponse:
+def invalid_request(
+    parameter: str, value: str, message: str, problems: str = PROBLEMS
+) -> JsonResponse:
     body = {
         "errors": [{"parameters": {parameter: [value]}, "message": message}],
         "title": "Invalid Request",
         "detail": "One or more parameters to your request was invalid.",
-        "type": PROBLEMS + "invalid-request",
+        "type": problems + "invalid-request",
     }
     return JsonResponse(body, status=400)
 
 
-def not_found(parameter: str, value: str, resource_type: str) -> dict:
-    """One entry of a 200's partial `errors` array, or of a 404's."""
+def not_found(parameter: str, value: str, resource_type: str, problems: str = PROBLEMS) -> dict:
+    """One entry of a 200's partial `errors` array, or of a 404's. X's docs show the v2.167 type with
+    the same resource_type and wording as before ("tweet", "Could not find tweet with…",
+    docs/x-api.md §5.2), so only the type's base follows the vocabulary."""
     noun = {"user": "user", "tweet": "tweet", "media": "media"}.get(resource_type, resource_type)
     return {
         "value": value,
@@ -49,7 +55,7 @@ def not_found(parameter: str, value: str, resource_type: str) -> dict:
         "resource_type": resource_type,
         "parameter": parameter,
         "resource_id": value,
-        "type": PROBLEMS + "resource-not-found",
+        "type": problems + "resource-not-found",
     }
 
 

@@ -1,8 +1,12 @@
-"""Query and path parameters of the DM lookup endpoints, checked the way X checks them.
+"""Query and path parameters of the DM lookup endpoints and /2/users/me, checked the way X checks them.
 
-The enums are copied from docs/x-api/openapi-v2.166.json (docs/x-api.md §2.1) so the sandbox needs
-nothing outside the repository at run time; tests/test_sandbox_contract.py pins each copy to the spec.
-A bad value is answered with X's 400 `invalid-request` body and a message from docs/x-api.md §5.2.
+X speaks two vocabularies at once (docs/x-api.md §0.2, §9.1): the classic one of spec v2.166
+(`tweet.fields`, `referenced_tweets.id`, `includes.tweets`) and the post one of v2.167 (`post.fields`,
+`referenced_posts`, `includes.posts`). It takes every name of both and answers in the one the request
+used. The enums of both specs are copied here from docs/x-api/openapi-v2.166.json and
+openapi-v2.167.json so the sandbox needs nothing outside the repository at run time;
+tests/test_sandbox_contract.py pins each copy to its spec. A bad value is answered with X's 400
+`invalid-request` body and a message from docs/x-api.md §5.2.
 This module imports no models: the token codec is unit-tested without the sandbox's database.
 """
 
@@ -107,8 +111,49 @@ TWEET_FIELDS = (
     "text",
     "withheld",
 )
-# v2.167's `post.fields` (docs/x-api/openapi-v2.167.json), accepted as an alias: the live API still takes
-# both vocabularies and answers in the one the client used (docs/x-api.md §0.2, §9.1).
+USER_EXPANSIONS = ("affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id")
+
+# The same parameters in v2.167's post vocabulary (docs/x-api/openapi-v2.167.json). The DM events lost
+# sender_id, participant_ids and referenced_tweets as fields (they became expansions, §9.1); users lost
+# affiliation, most_recent_tweet_id and pinned_tweet_id as fields (they became the user expansions) and
+# gained subscribes_to_you. media.fields and event_types are the same in both.
+POST_DM_EVENT_FIELDS = (
+    "attachments",
+    "created_at",
+    "dm_conversation_id",
+    "entities",
+    "event_type",
+    "id",
+    "text",
+)
+# The spec lists attachments.media_keys twice; X, and this copy, take it once.
+POST_DM_EXPANSIONS = ("attachments.media_keys", "participant_ids", "referenced_posts", "sender_id")
+POST_USER_FIELDS = (
+    "confirmed_email",
+    "connection_status",
+    "created_at",
+    "description",
+    "entities",
+    "id",
+    "is_identity_verified",
+    "location",
+    "name",
+    "parody",
+    "profile_banner_url",
+    "profile_image_url",
+    "protected",
+    "public_metrics",
+    "receives_your_dm",
+    "subscribes_to_you",
+    "subscription",
+    "subscription_type",
+    "url",
+    "username",
+    "verified",
+    "verified_followers_count",
+    "verified_type",
+    "withheld",
+)
 POST_FIELDS = (
     "article",
     "article_title",
@@ -142,9 +187,18 @@ POST_FIELDS = (
     "text",
     "withheld",
 )
+POST_USER_EXPANSIONS = ("affiliation", "most_recent_post_id", "pinned_post_id")
+
+# Internally the sandbox uses the classic names; these are the post names that differ. (`affiliation`
+# is a user field in v2.166 and the expansion of affiliation.user_id in v2.167.)
+CLASSIC_EXPANSION = {
+    "referenced_posts": "referenced_tweets.id",
+    "affiliation": "affiliation.user_id",
+    "most_recent_post_id": "most_recent_tweet_id",
+    "pinned_post_id": "pinned_tweet_id",
+}
+CLASSIC_POST_FIELD = {"note_post": "note_tweet"}
 POST_EXPANSION = "referenced_posts"  # v2.167's name for referenced_tweets.id
-# "Expansions accepted in tweet mode are a superset of both enums" (docs/x-api.md §9.1).
-EXPANSIONS = (*DM_EXPANSIONS, POST_EXPANSION)
 
 MAX_RESULTS_MIN, MAX_RESULTS_MAX, MAX_RESULTS_DEFAULT = 1, 100, 100
 
@@ -166,9 +220,65 @@ LIST_PARAMETERS = (
     "post.fields",
 )
 EVENT_PARAMETERS = LIST_PARAMETERS[3:]
+# GET /2/users/me and /2/users/by/username/{username}.
+USER_PARAMETERS = ("expansions", "tweet.fields", "user.fields", "post.fields")
 
 # A snowflake id fits a signed 64-bit integer, which is also SQLite's limit.
 MAX_SNOWFLAKE = 2**63 - 1
+
+CLASSIC_PROBLEMS = "https://api.twitter.com/2/problems/"  # spec v2.166 and every recorded body
+POST_PROBLEMS = "https://api.x.com/2/problems/"  # spec v2.167's Problem types
+
+
+@dataclass(frozen=True)
+class Names:
+    """The vocabulary of a response: the one the request used (docs/x-api.md §9.1)."""
+
+    referenced: str  # the DmEvent and Tweet key of referenced posts
+    includes: str  # the includes key of posts
+    edit_history: str  # the Tweet key
+    expansion: str  # the `parameter` of a missing post in `errors`
+    most_recent: str  # the User key of their newest post
+    reposts: str  # the member of Tweet.public_metrics counting reposts
+    # User.public_metrics' count of posts: v2.167 requires post_count; v2.166 requires tweet_count,
+    # so a classic answer keeps it and carries post_count beside it, the same number (both count
+    # posts including reposts), which lets a client built on v2.167 (xdk) read a classic answer.
+    user_post_counts: tuple[str, ...]
+    problems: str  # the base of every Problem `type` but about:blank
+
+
+TWEET_NAMES = Names(
+    referenced="referenced_tweets",
+    includes="tweets",
+    edit_history="edit_history_tweet_ids",
+    expansion="referenced_tweets.id",
+    most_recent="most_recent_tweet_id",
+    reposts="retweet_count",
+    user_post_counts=("tweet_count", "post_count"),
+    problems=CLASSIC_PROBLEMS,
+)
+POST_NAMES = Names(
+    referenced="referenced_posts",
+    includes="posts",
+    edit_history="edit_history_post_ids",
+    expansion=POST_EXPANSION,
+    most_recent="most_recent_post_id",
+    reposts="repost_count",
+    user_post_counts=("post_count",),
+    problems=POST_PROBLEMS,
+)
+# The names only v2.167 has: a request using any of them is answered in the post vocabulary. One
+# using none of them (no fields at all, or tweet.fields) is answered as X answered before v2.167.
+_POST_ONLY = {"referenced_posts", "most_recent_post_id", "pinned_post_id", "affiliation"}
+
+
+def vocabulary(params: Mapping[str, str]) -> Names:
+    """The vocabulary a request speaks: post.fields or a v2.167-only expansion makes it the post one.
+    Only names are looked at, so a request about to be refused still gets its error in its own
+    words (the Problem `type` differs)."""
+    if "post.fields" in params or _POST_ONLY & set(params.get("expansions", "").split(",")):
+        return POST_NAMES
+    return TWEET_NAMES
 
 
 class InvalidParameter(Exception):
@@ -178,22 +288,10 @@ class InvalidParameter(Exception):
         super().__init__(message)
         self.parameter, self.value, self.message = parameter, value, message
 
-    def response(self) -> JsonResponse:
-        return errors.invalid_request(self.parameter, self.value, self.message)
-
-
-@dataclass(frozen=True)
-class Names:
-    """The vocabulary a response uses for posts: the one the request used (docs/x-api.md §9.1)."""
-
-    referenced: str  # the DmEvent and Tweet key
-    includes: str  # the includes key
-    edit_history: str  # the Tweet key
-    expansion: str  # the `parameter` of a missing post in `errors`
-
-
-TWEET_NAMES = Names("referenced_tweets", "tweets", "edit_history_tweet_ids", "referenced_tweets.id")
-POST_NAMES = Names("referenced_posts", "posts", "edit_history_post_ids", POST_EXPANSION)
+    def response(self, names: Names = TWEET_NAMES) -> JsonResponse:
+        return errors.invalid_request(
+            self.parameter, self.value, self.message, problems=names.problems
+        )
 
 
 @dataclass(frozen=True)
@@ -220,12 +318,44 @@ class DmQuery:
     names: Names = TWEET_NAMES
 
 
+@dataclass(frozen=True)
+class UserQuery:
+    """A validated user lookup, in the v2.166 names internally."""
+
+    user_fields: frozenset[str] = frozenset()
+    expansions: frozenset[str] = frozenset()
+    tweet_fields: frozenset[str] = frozenset()
+    names: Names = TWEET_NAMES
+
+
+def _both(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    return (*first, *(name for name in second if name not in first))
+
+
+# What each parameter accepts, listed in the request's vocabulary first (the order of X's message).
+_ACCEPTED = {
+    TWEET_NAMES: {
+        "dm_event.fields": _both(DM_EVENT_FIELDS, POST_DM_EVENT_FIELDS),
+        "expansions": _both(DM_EXPANSIONS, POST_DM_EXPANSIONS),
+        "user.fields": _both(USER_FIELDS, POST_USER_FIELDS),
+        "tweet.fields": _both(TWEET_FIELDS, POST_FIELDS),
+        "user expansions": _both(USER_EXPANSIONS, POST_USER_EXPANSIONS),
+    },
+    POST_NAMES: {
+        "dm_event.fields": _both(POST_DM_EVENT_FIELDS, DM_EVENT_FIELDS),
+        "expansions": _both(POST_DM_EXPANSIONS, DM_EXPANSIONS),
+        "user.fields": _both(POST_USER_FIELDS, USER_FIELDS),
+        "tweet.fields": _both(POST_FIELDS, TWEET_FIELDS),
+        "user expansions": _both(POST_USER_EXPANSIONS, USER_EXPANSIONS),
+    },
+}
+
 # Every field and expansion: what ground truth renders.
 EVERYTHING = DmQuery(
     event_fields=frozenset(DM_EVENT_FIELDS),
     expansions=frozenset(DM_EXPANSIONS),
     media_fields=frozenset(MEDIA_FIELDS),
-    user_fields=frozenset(USER_FIELDS),
+    user_fields=frozenset(_both(USER_FIELDS, POST_USER_FIELDS)),
     tweet_fields=frozenset(TWEET_FIELDS),
 )
 
@@ -247,18 +377,17 @@ def parse_event_query(params: Mapping[str, str]) -> DmQuery:
     return DmQuery(**_fields(params))
 
 
-# GET /2/users/me and /2/users/by/username/{username} (spec v2.166). Their expansions name posts
-# the sandbox does not model, so they are validated and then have nothing to add.
-USER_PARAMETERS = ("expansions", "tweet.fields", "user.fields")
-USER_EXPANSIONS = ("affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id")
-
-
-def parse_user_query(params: Mapping[str, str]) -> frozenset[str]:
-    """The user.fields of a user lookup; raises InvalidParameter."""
+def parse_user_query(params: Mapping[str, str]) -> UserQuery:
+    """The query of a user lookup; raises InvalidParameter."""
     _reject_unknown(params, USER_PARAMETERS)
-    _csv(params, "expansions", USER_EXPANSIONS)
-    _csv(params, "tweet.fields", TWEET_FIELDS)
-    return _csv(params, "user.fields", USER_FIELDS) or frozenset()
+    names = vocabulary(params)
+    accepted = _ACCEPTED[names]
+    return UserQuery(
+        user_fields=_csv(params, "user.fields", accepted["user.fields"]) or frozenset(),
+        expansions=_classic(_csv(params, "expansions", accepted["user expansions"])),
+        tweet_fields=_post_fields(params, accepted["tweet.fields"]),
+        names=names,
+    )
 
 
 def check_path(name: str, value: str, pattern: str) -> None:
@@ -280,23 +409,27 @@ def _reject_unknown(params: Mapping[str, str], allowed: tuple[str, ...]) -> None
 
 
 def _fields(params: Mapping[str, str]) -> dict:
-    expansions = _csv(params, "expansions", EXPANSIONS) or frozenset()
-    post_fields = _csv(params, "post.fields", POST_FIELDS)
-    uses_post_names = post_fields is not None or POST_EXPANSION in expansions
-    # Every post field the sandbox renders has the same name in both vocabularies.
-    tweet_fields = (_csv(params, "tweet.fields", TWEET_FIELDS) or frozenset()) | (
-        post_fields or frozenset()
-    )
-    if POST_EXPANSION in expansions:
-        expansions = expansions - {POST_EXPANSION} | {"referenced_tweets.id"}
+    names = vocabulary(params)
+    accepted = _ACCEPTED[names]
     return {
-        "event_fields": _csv(params, "dm_event.fields", DM_EVENT_FIELDS) or frozenset(),
-        "expansions": expansions,
+        "event_fields": _csv(params, "dm_event.fields", accepted["dm_event.fields"]) or frozenset(),
+        "expansions": _classic(_csv(params, "expansions", accepted["expansions"])),
         "media_fields": _csv(params, "media.fields", MEDIA_FIELDS) or frozenset(),
-        "user_fields": _csv(params, "user.fields", USER_FIELDS) or frozenset(),
-        "tweet_fields": tweet_fields,
-        "names": POST_NAMES if uses_post_names else TWEET_NAMES,
+        "user_fields": _csv(params, "user.fields", accepted["user.fields"]) or frozenset(),
+        "tweet_fields": _post_fields(params, accepted["tweet.fields"]),
+        "names": names,
     }
+
+
+def _post_fields(params: Mapping[str, str], accepted: tuple[str, ...]) -> frozenset[str]:
+    """tweet.fields and post.fields take the same names (both specs' enums)."""
+    tweet_fields = _csv(params, "tweet.fields", accepted) or frozenset()
+    fields = tweet_fields | (_csv(params, "post.fields", accepted) or frozenset())
+    return frozenset(CLASSIC_POST_FIELD.get(name, name) for name in fields)
+
+
+def _classic(expansions: frozenset[str] | None) -> frozenset[str]:
+    return frozenset(CLASSIC_EXPANSION.get(name, name) for name in expansions or ())
 
 
 def _csv(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> frozenset[str] | None:

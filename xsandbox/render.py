@@ -6,18 +6,22 @@ a value, the way X leaves absent what it does not have. Ids are always strings. 
 built on `base_url` (the sandbox's own scheme and host, ending in "/").
 """
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db.models import Max
+
 from xsandbox import clock, errors, media_views
 from xsandbox.models import Event, Media, Tweet, User
-from xsandbox.params import EVERYTHING, TWEET_NAMES, DmQuery, Names
+from xsandbox.params import EVERYTHING, TWEET_NAMES, DmQuery, Names, UserQuery
 
 # The arrays of DmEvent.entities, v2.167's nesting (docs/x-api.md §3.2: v2.166 puts them at the top level
 # of the event, yet the field you ask for is `entities`).
 ENTITY_KINDS = ("urls", "mentions", "hashtags", "cashtags")
-# Required members of User.public_metrics and Tweet.public_metrics in the spec.
+# Required members of User.public_metrics and Tweet.public_metrics in spec v2.166, in the classic names;
+# Names.user_post_counts and Names.reposts give the post vocabulary's (v2.167 requires those).
 USER_METRICS = {"followers_count": 0, "following_count": 0, "tweet_count": 0, "listed_count": 0}
 TWEET_METRICS = {
     "retweet_count": 0,
@@ -93,22 +97,85 @@ def profile_image_url(user: User, base_url: str) -> str:
     return f"{base_url}profile_images/{user.id}/{user.username}_normal.jpg"
 
 
-def user_object(user: User, fields: frozenset[str], base_url: str) -> dict:
-    """Default fields id, name, username; of the rest, those the sandbox models."""
+def user_object(
+    user: User,
+    fields: frozenset[str],
+    base_url: str,
+    names: Names = TWEET_NAMES,
+    latest_post: int | None = None,
+) -> dict:
+    """Default fields id, name, username; then each requested field the account has. The sandbox
+    models no follows, subscriptions, pinned posts, affiliations, banners, withholding or e-mail
+    addresses, so those read as X shows an account without them: false, "None", [] or absent.
+    `latest_post` is the id of their newest post (most_recent_tweet_id), looked up by the caller
+    for every user of a response at once (latest_posts)."""
+    metrics = USER_METRICS | user.public_metrics
+    posts = metrics.pop("tweet_count")
     optional = {
         "created_at": timestamp(user.created_at),
         "description": user.description,
+        "entities": _user_entities(user),
         "location": user.location or None,
         "url": user.url,
         "protected": user.protected,
         "verified": user.verified,
         "verified_type": user.verified_type,
-        "public_metrics": USER_METRICS | user.public_metrics,
+        "verified_followers_count": 0,
+        "is_identity_verified": False,
+        "parody": False,
+        "public_metrics": metrics | dict.fromkeys(names.user_post_counts, posts),
         "profile_image_url": profile_image_url(user, base_url),
+        "connection_status": [],
+        "receives_your_dm": True,
+        "subscribes_to_you": False,
+        "subscription": {"subscribes_to_you": False},
+        "subscription_type": "None",
+        "most_recent_tweet_id": str(latest_post) if latest_post else None,
     }
-    return {"id": str(user.id), "name": user.name, "username": user.username} | _present(
-        optional, fields
+    present = _present(optional, fields)
+    if "most_recent_tweet_id" in present:
+        present[names.most_recent] = present.pop("most_recent_tweet_id")
+    return {"id": str(user.id), "name": user.name, "username": user.username} | present
+
+
+def latest_posts(user_ids: set[int]) -> dict[int, int]:
+    """Each user's newest post that still exists, by user id: one query for all of them."""
+    rows = (
+        Tweet.objects.filter(author__in=user_ids, deleted=False)
+        .values("author")
+        .annotate(newest=Max("id"))
     )
+    return {row["author"]: row["newest"] for row in rows}
+
+
+# What a profile's description links, in X's entity shapes (start inclusive, end exclusive, code points).
+_DESCRIPTION_ENTITIES = (
+    ("urls", re.compile(r"https?://\S+"), lambda m: _url_entity(m.group())),
+    ("mentions", re.compile(r"(?<!\w)@(\w{1,15})"), lambda m: {"username": m.group(1)}),
+    ("hashtags", re.compile(r"(?<!\w)#(\w+)"), lambda m: {"tag": m.group(1)}),
+    ("cashtags", re.compile(r"(?<!\w)\$([A-Za-z]{1,6})\b"), lambda m: {"tag": m.group(1)}),
+)
+
+
+def _user_entities(user: User) -> dict | None:
+    entities = {}
+    if user.url:
+        entities["url"] = {"urls": [{"start": 0, "end": len(user.url)} | _url_entity(user.url)]}
+    description = {}
+    for kind, pattern, entity in _DESCRIPTION_ENTITIES:
+        found = [
+            {"start": m.start(), "end": m.end()} | entity(m)
+            for m in pattern.finditer(user.description)
+        ]
+        if found:
+            description[kind] = found
+    if description:
+        entities["description"] = description
+    return entities or None
+
+
+def _url_entity(url: str) -> dict:
+    return {"url": url, "expanded_url": url, "display_url": re.sub(r"^https?://", "", url)}
 
 
 def media_object(media: Media, fields: frozenset[str], base_url: str) -> dict:
@@ -136,18 +203,22 @@ def _variant(variant: dict, base_url: str) -> dict:
 
 
 def tweet_object(tweet: Tweet, fields: frozenset[str], names: Names = TWEET_NAMES) -> dict:
-    """Default fields id, text, edit_history_tweet_ids (or _post_ids, §9.1)."""
+    """Default fields id, text, edit_history_tweet_ids (or _post_ids, §9.1); then each requested
+    field the post has. Its non-public, organic and promoted metrics are its author's only."""
+    metrics = TWEET_METRICS | tweet.public_metrics
+    metrics[names.reposts] = metrics.pop("retweet_count")
     optional = {
         "author_id": str(tweet.author_id),
         "created_at": timestamp(tweet.created_at),
         "conversation_id": str(tweet.conversation_id),
+        "display_text_range": [0, len(tweet.text)],
         "in_reply_to_user_id": (
             str(tweet.in_reply_to_user_id) if tweet.in_reply_to_user_id is not None else None
         ),
         "lang": tweet.lang,
         "entities": tweet.entities or None,
         "referenced_tweets": tweet.referenced_tweets or None,
-        "public_metrics": TWEET_METRICS | tweet.public_metrics,
+        "public_metrics": metrics,
         "possibly_sensitive": tweet.possibly_sensitive,
         "reply_settings": "everyone",
         "edit_controls": {
@@ -169,25 +240,33 @@ def tweet_object(tweet: Tweet, fields: frozenset[str], names: Names = TWEET_NAME
 def expand(events: list[Event], query: DmQuery, base_url: str) -> tuple[dict, list[dict]]:
     """`includes` for the expansions asked for, and the partial `errors` for what cannot be shown:
     a gone account or a deleted post is absent from includes and reported instead (docs/x-api.md
-    §5.2). One query per kind of object, whatever the number of events."""
+    §5.2). One query per kind of object, whatever the number of events, and one more for the
+    users' newest posts when most_recent_tweet_id is asked for."""
     wanted, names = query.expansions, query.names
-    users, missing_users = _hydrate(
-        _user_refs(events, wanted),
-        User,
-        "user",
-        lambda user: None if user.gone else user_object(user, query.user_fields, base_url),
-    )
+    user_refs = _user_refs(events, wanted)
+    latest = {}
+    if user_refs and "most_recent_tweet_id" in query.user_fields:
+        latest = latest_posts({ref for _, ref in user_refs})
+
+    def render_user(user: User) -> dict | None:
+        if user.gone:
+            return None
+        return user_object(user, query.user_fields, base_url, names, latest.get(user.id))
+
+    users, missing_users = _hydrate(user_refs, User, "user", render_user, names)
     media, missing_media = _hydrate(
         _media_refs(events, wanted),
         Media,
         "media",
         lambda media: media_object(media, query.media_fields, base_url),
+        names,
     )
     tweets, missing_tweets = _hydrate(
         _tweet_refs(events, wanted, names),
         Tweet,
         "tweet",
         lambda tweet: None if tweet.deleted else tweet_object(tweet, query.tweet_fields, names),
+        names,
     )
     includes = {"users": users, "media": media, names.includes: tweets}
     return (
@@ -224,7 +303,11 @@ def _tweet_refs(events: list[Event], wanted: frozenset[str], names: Names) -> li
 
 
 def _hydrate(
-    refs: list[Ref], model: type, resource_type: str, render: Callable[[Any], dict | None]
+    refs: list[Ref],
+    model: type,
+    resource_type: str,
+    render: Callable[[Any], dict | None],
+    names: Names,
 ) -> tuple[list[dict], list[dict]]:
     """The referenced objects, each once per response in order of first reference, and a
     resource-not-found problem for each one missing or not rendered (render gave None), once per
@@ -237,7 +320,7 @@ def _hydrate(
         rendered = render(found[ref]) if ref in found else None
         if rendered is None:
             reported.add((parameter, ref))
-            problems.append(errors.not_found(parameter, str(ref), resource_type))
+            problems.append(errors.not_found(parameter, str(ref), resource_type, names.problems))
         else:
             shown.add(ref)
             objects.append(rendered)
@@ -272,6 +355,25 @@ def _with_includes(body: dict, events: list[Event], query: DmQuery, base_url: st
     return body
 
 
+def user_body(user: User, query: UserQuery, base_url: str) -> dict:
+    """A user lookup. Of the user expansions only most_recent_tweet_id (most_recent_post_id) has
+    anything to show: the sandbox models no pinned posts and no affiliations. Like the DM
+    expansions, it puts its id on the user even when user.fields did not ask for it."""
+    fields = query.user_fields
+    latest = None
+    if {"most_recent_tweet_id"} & (fields | query.expansions):
+        latest = latest_posts({user.id}).get(user.id)
+    if "most_recent_tweet_id" in query.expansions:
+        fields |= {"most_recent_tweet_id"}
+    body = {"data": user_object(user, fields, base_url, query.names, latest)}
+    if latest and "most_recent_tweet_id" in query.expansions:
+        post = Tweet.objects.get(id=latest)
+        body["includes"] = {
+            query.names.includes: [tweet_object(post, query.tweet_fields, query.names)]
+        }
+    return body
+
+
 # Ground truth -------------------------------------------------------------------------------------
 
 
@@ -295,7 +397,7 @@ def ground_truth(user: User, base_url: str = "/") -> dict:
     users = User.objects.filter(id__in=user_ids).order_by("id")
     tweets = Tweet.objects.filter(id__in=tweet_ids).order_by("id")
     media = Media.objects.filter(media_key__in={k for e in events for k in e.media_keys})
-    all_user_fields = EVERYTHING.user_fields
+    all_user_fields, latest = EVERYTHING.user_fields, latest_posts(user_ids)
     return {
         "conversations": [
             {
@@ -306,7 +408,11 @@ def ground_truth(user: User, base_url: str = "/") -> dict:
             for c in conversations
         ],
         "events": [event_object(e, EVERYTHING.event_fields) for e in events],
-        "users": [user_object(u, all_user_fields, base_url) | {"gone": u.gone} for u in users],
+        "users": [
+            user_object(u, all_user_fields, base_url, latest_post=latest.get(u.id))
+            | {"gone": u.gone}
+            for u in users
+        ],
         "media": [media_object(m, EVERYTHING.media_fields, base_url) for m in media.order_by("pk")],
         "tweets": [
             tweet_object(t, EVERYTHING.tweet_fields) | {"deleted": t.deleted} for t in tweets

@@ -14,25 +14,24 @@ USERNAME = r"^[A-Za-z0-9_]{1,15}$"
 @api_view(scopes={"tweet.read", "users.read"}, bucket="users_me")
 def users_me(request: HttpRequest) -> JsonResponse:
     try:
-        fields = params.parse_user_query(request.GET)
+        query = params.parse_user_query(request.GET)
     except params.InvalidParameter as problem:
-        return problem.response()
-    return JsonResponse(
-        {"data": render.user_object(request.x_user, fields, request.build_absolute_uri("/"))}
-    )
+        return problem.response(params.vocabulary(request.GET))
+    return JsonResponse(render.user_body(request.x_user, query, request.build_absolute_uri("/")))
 
 
 @require_GET
 @api_view(scopes={"tweet.read", "users.read"}, bucket="users_lookup")
 def user_by_username(request: HttpRequest, username: str) -> JsonResponse:
+    names = params.vocabulary(request.GET)
     try:
         params.check_path("username", username, USERNAME)
-        fields = params.parse_user_query(request.GET)
+        query = params.parse_user_query(request.GET)
     except params.InvalidParameter as problem:
-        return problem.response()
+        return problem.response(names)
     user = User.objects.filter(username__iexact=username, gone=False).first()
     if user is None:
         # X answers 200 with only `errors` for a name nobody has (or a suspended account).
-        problem = errors.not_found("username", username, "user")
+        problem = errors.not_found("username", username, "user", names.problems)
         return JsonResponse({"errors": [problem]})
-    return JsonResponse({"data": render.user_object(user, fields, request.build_absolute_uri("/"))})
+    return JsonResponse(render.user_body(user, query, request.build_absolute_uri("/")))
