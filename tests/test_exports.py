@@ -294,17 +294,20 @@ def test_a_big_export_shows_its_progress_then_a_download_link(maya, monkeypatch)
     export = Export.objects.get(owner=maya.user)
     files.build(export.pk)
     status = maya.client.get(response["Location"], headers=HX)
-    assert status["Vary"] == "HX-Request"
+    assert "HX-Request" in status["Vary"]
     assert b"every 2s" not in status.content
     assert f'href="/export/{export.token}/download/"'.encode() in status.content
     listing = maya.client.get("/export/").content.decode()
     assert f"/export/{export.token}/" in listing
 
 
-def test_the_worker_runs_a_queued_export(maya, monkeypatch):
+def test_the_worker_runs_a_queued_export(maya, monkeypatch, django_capture_on_commit_callbacks):
     monkeypatch.setattr(views, "DOWNLOAD_AT_ONCE", 10)
-    with override_settings(
-        TASKS={"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    with (
+        override_settings(
+            TASKS={"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+        ),
+        django_capture_on_commit_callbacks(execute=True),
     ):
         response = maya.client.post("/export/start/", {"format": "md", "conversation": THEO})
     export = Export.objects.get(owner=maya.user, token=response["Location"].split("/")[-2])
@@ -343,7 +346,7 @@ def test_a_deleted_export_is_gone_with_its_file(maya, monkeypatch):
 def test_expired_exports_are_not_served_and_are_removed(maya, monkeypatch):
     monkeypatch.setattr(views, "DOWNLOAD_AT_ONCE", 10)
     export = export_in_background(maya, format="csv", conversation=THEO)
-    assert export.expires_at - export.created_at == timedelta(days=7)
+    assert abs(export.expires_at - export.created_at - timedelta(days=7)) < timedelta(minutes=1)
     Export.objects.filter(pk=export.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert maya.client.get(f"/export/{export.token}/download/").status_code == 404
     assert export.token not in maya.client.get("/export/").content.decode()
