@@ -1,5 +1,5 @@
-"""Background exports, run by the django-tasks-db worker (`manage.py db_worker`). Thin: the work
-is in files.build."""
+"""Background exports, run by the task worker (`manage.py worker`, django-tasks-db's db_worker).
+Thin: the work is in files.build."""
 
 from django.db import transaction
 from django.tasks import task
