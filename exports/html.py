@@ -104,7 +104,9 @@ class _Files:
         self.avatars[user.x_id] = ""
         if not user.profile_image_url:
             return
-        response = media.proxy(user.profile_image_url, max_bytes=media.MAX_AVATAR_BYTES)
+        response = media.proxy(
+            user.profile_image_url, owner_id=self.job.owner.pk, max_bytes=media.MAX_AVATAR_BYTES
+        )
         copied = self._copy(response, f"avatars/{user.x_id}")
         if copied is not None:
             self.avatars[user.x_id], member = copied
