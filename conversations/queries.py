@@ -1,10 +1,11 @@
 """Every read of the cache. Each starts from the signed-in owner's own rows (`visible_to`); views
 never build a queryset of cached messages themselves."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from conversations import xids
@@ -207,3 +208,47 @@ def x_user(owner: AbstractBaseUser, x_id: str) -> XUser:
 def x_user_by_username(owner: AbstractBaseUser, username: str) -> XUser | None:
     """Someone the owner's cache knows by this @username (X's usernames ignore case)."""
     return XUser.objects.filter(owner=owner, username__iexact=username).first()
+
+
+EXPORT_BATCH = 1000
+
+
+def conversations_with_counts(
+    owner: AbstractBaseUser, events: QuerySet[DmEvent] | None = None
+) -> list[tuple[Conversation, int]]:
+    """The owner's conversations that have events in `events` (default: all of theirs), latest
+    activity first, each with how many: what an export holds, in one grouped query and one for
+    the conversations with their participants."""
+    scoped = (events if events is not None else visible_to(owner)).filter(owner=owner)
+    grouped = scoped.order_by().values("conversation_id").annotate(n=Count("pk"))
+    counts = {row["conversation_id"]: row["n"] for row in grouped}
+    conversations = (
+        Conversation.objects.filter(owner=owner, pk__in=list(counts))
+        .prefetch_related(Prefetch("participants", queryset=XUser.objects.order_by("x_id")))
+        .order_by("-last_event_at", "-pk")
+    )
+    return [(c, counts[c.pk]) for c in conversations]
+
+
+def events_in_order(
+    owner: AbstractBaseUser,
+    conversation: Conversation,
+    events: QuerySet[DmEvent] | None = None,
+    *,
+    batch: int = EXPORT_BATCH,
+) -> Iterator[list[DmEvent]]:
+    """Every event of `conversation` in `events` (default: all of the owner's), oldest first, in
+    batches read by keyset on (created_at, sort_id) with senders, media and posts fetched in bulk
+    per batch: an export's memory stays flat however long the conversation is."""
+    scoped = (events if events is not None else visible_to(owner)).filter(
+        owner=owner, conversation=conversation
+    )
+    last = None
+    while True:
+        page = scoped if last is None else scoped.filter(newer_than(last.created_at, last.sort_id))
+        rows = list(_with_everything(page).order_by("created_at", "sort_id")[:batch])
+        if rows:
+            yield rows
+        if len(rows) < batch:
+            return
+        last = rows[-1]

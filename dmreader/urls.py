@@ -9,6 +9,7 @@ urlpatterns = [
     path("auth/logout/", signin.sign_out, name="signout"),
     # The reader (and the front page) by string: dmreader imports nothing from conversations.
     path("", include("conversations.urls")),
+    path("export/", include("exports.urls")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("account/", leaving.account, name="account"),
