@@ -196,7 +196,7 @@ class _Found:
 
     pk: int
     search_text: str
-    created_at: datetime
+    created_at: datetime | None  # None until needed (see _texts)
     sort_id: str
 
 
@@ -215,7 +215,7 @@ def run(
     events = _filtered(scoped, query)
     best = order == "best" and any(t.words for t in query.include)
     if best:
-        ranked = _ranked(newest_matches(scoped, query, events, BEST_CANDIDATES), query)
+        ranked = _ranked(_dated(newest_matches(scoped, query, events, BEST_CANDIDATES)), query)
         if cursor:
             after = _best_cursor(owner, cursor)
             ranked = [(score, f) for score, f in ranked if _best_key(score, f) > after]
@@ -351,6 +351,16 @@ def newest_matches(
     return _sqlite_newest(scoped, events, indexed, excluded, count, older)
 
 
+def _dated(found: list[_Found]) -> list[_Found]:
+    """The same events with their created_at and sort_id, in one query for those without."""
+    missing = [f.pk for f in found if f.created_at is None]
+    if not missing:
+        return found
+    dates = DmEvent.objects.filter(pk__in=missing).values_list("pk", "created_at", "sort_id")
+    known = {pk: (created_at, sort_id) for pk, created_at, sort_id in dates}
+    return [f if f.created_at else _Found(f.pk, f.search_text, *known[f.pk]) for f in found]
+
+
 def _ranked(found: list[_Found], query: Query) -> list[tuple[float, _Found]]:
     """Best first: a BM25-like score of the query's words in each message (more occurrences in a
     shorter message score higher), computed here so both databases rank alike; ties newest
@@ -426,7 +436,7 @@ def _sqlite_newest(scoped, events, indexed, excluded, count, older) -> list[_Fou
         stretch = events if edge is None else events.filter(_at_or_after(*edge))
         if boundary is not None:
             stretch = stretch.filter(queries.older_than(*boundary))
-        rows = [_Found(*row) for row in stretch.order_by(*_NEWEST).values_list(*_FOUND)]
+        rows = _texts(stretch)
         kept = _sieve(rows, include, excluded)
         found += [f for f in rows if f.pk in kept]
         walked += window
@@ -436,14 +446,49 @@ def _sqlite_newest(scoped, events, indexed, excluded, count, older) -> list[_Fou
         needed = (count - len(found)) * walked / max(len(found), 1)
         if not found or walked + needed > WALK_BUDGET:
             break
+        if needed > 4 * _FIRST_WINDOW and _index_is_cheaper(
+            scoped, older, edge, walked, len(found), needed
+        ):
+            break
         window = min(max(int(needed * 1.25), window), WALK_BUDGET - walked)
     # Rare words: every older match from the index, newest first, then the exclusions.
     rest = _fts_joined(events.filter(queries.older_than(*boundary)), include)
-    rows = [_Found(*row) for row in rest.order_by(*_NEWEST).values_list(*_FOUND)]
-    if excluded:
-        kept = _sieve(rows, "", excluded)
-        rows = [f for f in rows if f.pk in kept]
-    return (found + rows)[:count]
+    if not excluded:
+        return found + _texts(rest, count - len(found))
+    rows = _texts(rest)
+    chunk = 4 * (count - len(found))
+    for start in range(0, len(rows), chunk):
+        kept = _sieve(rows[start : start + chunk], "", excluded)
+        found += [f for f in rows[start : start + chunk] if f.pk in kept]
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
+def _texts(events: QuerySet[DmEvent], limit: int | None = None) -> list[_Found]:
+    """Newest first, the id and folded text only: a walk reads thousands of rows, and turning
+    each one's date into a datetime cost more than reading it. run() adds the dates where it
+    needs them (_dated)."""
+    rows = events.order_by(*_NEWEST).values_list("pk", "search_text")[:limit]
+    return [_Found(pk, text, None, "") for pk, text in rows]
+
+
+# A match read through the full-text index (then sorted) costs about as much as this many rows
+# read on the walk (bench/search_bench.py at a million events, SQLite 3.40).
+_INDEX_MATCH_COST = 3
+
+
+def _index_is_cheaper(scoped, older, edge, walked: int, found: int, needed: float) -> bool:
+    """Whether the index would find every older match for less than the `needed` rows still to
+    walk: the matches left are guessed from the share found so far and the rows left, the rows
+    left from the dates (the `walked` rows read so far span from the newest to `edge`)."""
+    newest = _timeline_edge(scoped, older, 1)
+    oldest = next(iter(scoped.order_by("created_at", "sort_id").values_list("created_at")[:1]))
+    read = (newest[0] - edge[0]).total_seconds() if newest else 0
+    if read <= 0:
+        return False
+    rows_left = walked * (edge[0] - oldest[0]).total_seconds() / read
+    return rows_left * found / walked * _INDEX_MATCH_COST < needed
 
 
 def _sieved_batches(events, excluded, count) -> list[_Found]:
@@ -452,7 +497,7 @@ def _sieved_batches(events, excluded, count) -> list[_Found]:
     found: list[_Found] = []
     batch = max(count * 2, 64)
     while True:
-        rows = [_Found(*row) for row in events.order_by(*_NEWEST).values_list(*_FOUND)[:batch]]
+        rows = _dated(_texts(events, batch))
         kept = _sieve(rows, "", excluded)
         found += [f for f in rows if f.pk in kept]
         if len(found) >= count or len(rows) < batch:
