@@ -469,3 +469,14 @@ def test_best_match_ranks_the_newest_matches(owner, monkeypatch):
     assert sorted(ids(owner, "coffee", order="best")) == ["10", "14", "15"]
     monkeypatch.setattr(search, "BEST_CANDIDATES", 200)
     assert ids(owner, "coffee", order="best")[0] == "2"
+
+
+def test_the_sieve_splits_words_with_the_indexs_own_tokenizer(db):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the sieve decides words for SQLite's FTS5 index only")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'conversations_dmevent_fts'")
+        [(created,)] = cursor.fetchall()
+    assert search.FTS5_TOKENIZER in created
