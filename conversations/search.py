@@ -231,10 +231,11 @@ def run(
         .only(*_RESULT_FIELDS)
     )
     by_pk = {event.pk: event for event in rows}
-    page = [by_pk[f.pk] for f in found[:limit]]
+    # An event deleted (account erasure) between the two queries is left out.
+    page = [by_pk[f.pk] for f in found[:limit] if f.pk in by_pk]
     results = [Result(e, highlight(e.text, query.include)) for e in page]
     next_cursor = ""
-    if len(found) > limit:
+    if len(found) > limit and page:
         last = page[-1]
         next_cursor = f"{scores[last.pk]!r}:{last.x_id}" if best else last.x_id
     return ResultPage(results, next_cursor)
