@@ -211,11 +211,16 @@ def run(
 ) -> ResultPage:
     """A page of results: first the ids (newest_matches picks the cheapest plan for the query),
     then the page's rows with only what a result shows."""
-    scoped = _scoped(owner, query, conversation)
+    undated = _scoped(owner, query, conversation, dates=False)
+    scoped = _between_dates(undated, query)
     events = _filtered(scoped, query)
+    # The walk (SQLite) bounds each stretch itself; see _sqlite_newest.
+    walkable = _filtered(undated, query)
     best = order == "best" and any(t.words for t in query.include)
     if best:
-        ranked = _ranked(_dated(newest_matches(scoped, query, events, BEST_CANDIDATES)), query)
+        ranked = _ranked(
+            _dated(newest_matches(scoped, query, events, BEST_CANDIDATES, walkable=walkable)), query
+        )
         if cursor:
             after = _best_cursor(owner, cursor)
             ranked = [(score, f) for score, f in ranked if _best_key(score, f) > after]
@@ -223,7 +228,7 @@ def run(
         found = [f for _, f in ranked[: limit + 1]]
     else:
         older = _newest_cursor(owner, cursor) if cursor else None
-        found = newest_matches(scoped, query, events, limit + 1, older=older)
+        found = newest_matches(scoped, query, events, limit + 1, older=older, walkable=walkable)
     rows = (
         queries.visible_to(owner)
         .filter(pk__in=[f.pk for f in found[:limit]])
@@ -266,7 +271,11 @@ def matching(owner: AbstractBaseUser, query: Query) -> QuerySet[DmEvent]:
 
 
 def _scoped(
-    owner: AbstractBaseUser, query: Query, conversation: Conversation | None = None
+    owner: AbstractBaseUser,
+    query: Query,
+    conversation: Conversation | None = None,
+    *,
+    dates: bool = True,
 ) -> QuerySet[DmEvent]:
     """The owner's events in the places, from the senders and between the dates asked for: a
     stretch of timeline that an index serves in date order (see _sqlite_newest)."""
@@ -277,9 +286,15 @@ def _scoped(
         events = events.filter(_senders(owner, query.senders))
     if query.places:
         events = events.filter(_places(owner, query.places))
-    if query.before:
+    return _between_dates(events, query) if dates else events
+
+
+def _between_dates(
+    events: QuerySet[DmEvent], query: Query, *, before: bool = True, after: bool = True
+) -> QuerySet[DmEvent]:
+    if query.before and before:
         events = events.filter(created_at__lt=_start_of(query.before))
-    if query.after:
+    if query.after and after:
         events = events.filter(created_at__gte=_start_of(query.after + timedelta(days=1)))
     return events
 
@@ -329,9 +344,11 @@ def newest_matches(
     count: int,
     *,
     older: tuple[datetime, str] | None = None,
+    walkable: QuerySet[DmEvent] | None = None,
 ) -> list[_Found]:
     """The newest `count` of `events` (_filtered from `scoped`) that match the query's words,
-    older than `older` (created_at, sort_id) when given.
+    older than `older` (created_at, sort_id) when given. `walkable` is `events` without the
+    query's dates, for the SQLite walk to bound its stretches by.
 
     PostgreSQL's planner picks well between walking the owner's time index with the tsvector as
     a filter (common words) and the GIN index then a sort (rare ones), so it gets one query.
@@ -349,7 +366,8 @@ def newest_matches(
         elif excluded:
             events = events.exclude(_tsquery_match(_tsquery_any(excluded)))
         return [_Found(*row) for row in events.order_by(*_NEWEST).values_list(*_FOUND)[:count]]
-    return _sqlite_newest(scoped, events, indexed, excluded, count, older)
+    walkable = events if walkable is None else walkable
+    return _sqlite_newest(scoped, events, walkable, query, count, older)
 
 
 def _dated(found: list[_Found]) -> list[_Found]:
@@ -417,12 +435,14 @@ WALK_BUDGET = 32_768
 _FIRST_WINDOW = 256
 
 
-def _sqlite_newest(scoped, events, indexed, excluded, count, older) -> list[_Found]:
+def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found]:
     """Common words: read the timeline (`scoped`) newest first in growing stretches, keep the rows
     that contain the words as substrings (LIKE: never fewer rows than the index would match,
     since the folded text holds every letter FTS5 indexes), and let the sieve decide exactly.
     When a stretch holds none, or the rows still to read would exceed WALK_BUDGET, the words are
     rare here and the full-text index finds the rest: for a rare word that is the cheap way."""
+    indexed = [t for t in query.include if t.words]
+    excluded = [t for t in query.exclude if t.words]
     if not indexed:
         if older is not None:
             events = events.filter(queries.older_than(*older))
@@ -431,12 +451,18 @@ def _sqlite_newest(scoped, events, indexed, excluded, count, older) -> list[_Fou
         for word in text.words:
             if word.isascii():
                 events = events.filter(search_text__contains=word)
+                walkable = walkable.filter(search_text__contains=word)
     include = _fts5(indexed)
     found: list[_Found] = []
     boundary, walked, window = older, 0, _FIRST_WINDOW
     while True:
         edge = _timeline_edge(scoped, boundary, window)
-        stretch = events if edge is None else events.filter(_at_or_after(*edge))
+        # Each stretch is bounded by its own ends, and by the query's dates only where it has
+        # none: two lower bounds on created_at and SQLite ranged over the looser one (2.5 s for
+        # a rare word after:2025-01-01, reading every row since).
+        stretch = _between_dates(walkable, query, before=boundary is None, after=edge is None)
+        if edge is not None:
+            stretch = stretch.filter(_at_or_after(*edge))
         if boundary is not None:
             stretch = stretch.filter(queries.older_than(*boundary))
         rows = _texts(stretch)

@@ -497,3 +497,17 @@ def test_a_rare_word_past_the_walk_is_read_from_the_index_with_no_date_range(
     # the time index and ask FTS5 row by row (a rare word with has:link after:, seconds at a
     # million events; bench/search_bench.py).
     assert joined and not [sql for sql in joined if "sort_id" in sql.split("WHERE", 1)[1]]
+
+
+def test_each_stretch_of_the_walk_has_one_lower_date_bound(owner, short_stretches):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's planner gets one query with the tsquery")
+    with CaptureQueriesContext(connection) as captured:
+        assert ids(owner, "coffee after:2026-10-01") == ["15", "14", "10", "2", "1"]
+    stretches = [q["sql"] for q in captured.captured_queries if "LIKE" in q["sql"]]
+    # Two (after: and the stretch's end) and SQLite ranged over the looser one: 2.5 s for a rare
+    # word with after:2025-01-01 at a million events, reading every row since that day.
+    assert stretches and all(sql.count('"created_at" >=') == 1 for sql in stretches)
