@@ -480,18 +480,11 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
         ):
             break
         window = min(max(int(needed * 1.25), window), WALK_BUDGET - walked)
-    # Rare words: every match from the index, newest first, less those the walk has read, then
-    # the exclusions. The walk's end is applied here, not in SQL: a date range there leads
-    # SQLite's planner to walk the time index and ask FTS5 row by row (seconds for a rare word
-    # with has:link after:2025-01-01, against 20 ms).
-    rest = _fts_joined(events, include).order_by(*_NEWEST)
-    rows = [
-        _Found(*row)
-        for row in rest.values_list(*_FOUND)
-        if (row[2], row[3]) < boundary  # older_than, in Python
-    ]
+    # Rare words: every older match from the index, newest first, then the exclusions.
+    rest = _fts_joined(_older_unindexed(events, boundary), include)
     if not excluded:
-        return (found + rows)[:count]
+        return found + _texts(rest, count - len(found))
+    rows = _texts(rest)
     chunk = 4 * (count - len(found))
     for start in range(0, len(rows), chunk):
         kept = _sieve(rows[start : start + chunk], "", excluded)
@@ -499,6 +492,20 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
         if len(found) >= count:
             break
     return found[:count]
+
+
+def _older_unindexed(events: QuerySet[DmEvent], before: tuple[datetime, str]):
+    """Strictly before (created_at, sort_id), written so that no index serves it (unary +):
+    beside a MATCH, a date range led SQLite's planner to walk the time index and ask FTS5 row by
+    row (seconds for a rare word with has:link after:2025-01-01, against 20 ms)."""
+    created_at = connection.ops.adapt_datetimefield_value(before[0])
+    return events.extra(
+        where=[
+            "(+conversations_dmevent.created_at < %s OR (+conversations_dmevent.created_at = %s"
+            " AND conversations_dmevent.sort_id < %s))"
+        ],
+        params=[created_at, created_at, before[1]],
+    )
 
 
 def _texts(events: QuerySet[DmEvent], limit: int | None = None) -> list[_Found]:
