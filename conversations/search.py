@@ -475,8 +475,13 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
         needed = (count - len(found)) * walked / max(len(found), 1)
         if not found or walked + needed > WALK_BUDGET:
             break
-        if needed > 4 * _FIRST_WINDOW and _index_is_cheaper(
-            scoped, older, edge, walked, len(found), needed
+        # Only the words narrow the walk here, so the share found is the words' share, and the
+        # index's work (every match of the words, whoever's, whatever else is asked) follows.
+        plain = not (query.has or query.senders or query.places)
+        if (
+            plain
+            and needed > 4 * _FIRST_WINDOW
+            and _index_is_cheaper(scoped, older, edge, walked, len(found), needed)
         ):
             break
         window = min(max(int(needed * 1.25), window), WALK_BUDGET - walked)
