@@ -1,25 +1,32 @@
 """Search benchmark: search.run on a generated cache (bench/datagen.py, 1,000,000 events by
-default), beside the raw full-text query alone (the floor) and a plain LIKE scan (the naive way),
-all measured in the same run.
+default) beside the best raw SQL we know for the same rows (the floor), and a plain LIKE scan
+(the naive way), all measured in the same run.
 
 For each query, p50/p95 in milliseconds over up to --runs runs (fewer when a cell's runs add up
 to more than --budget seconds; a single run is stopped after --timeout seconds):
 
-  ours newest   search.run's first page, newest first: parse, query, 20 results highlighted
-  ours best     the same, best match first (only for queries with indexed words)
-  floor         the full-text query alone, no ORM: the owner's rowids that match, LIMIT 20,
-                in no particular order (FTS5 MATCH joined to the owner's rows, or tsquery @@).
-                Queries with no indexed words have no full-text query; their floor is the same
-                filter as ours (compiled by the ORM, run raw) with LIMIT 20 and no ORDER BY
-  floor sorted  the floor, newest 20 first: what ordering by date adds, before any Python
+  ours newest   search.run's first page, newest first: parse, find, load the 20 rows a page shows,
+                highlight them
+  floor newest  the same 20 ids, newest first, by raw SQL with no ORM and no Python: the fastest
+                of the plans below that returns exactly those ids (its name in brackets)
+                  index   the full-text index first (FTS5 MATCH joined to the owner's rows, or a
+                          tsquery through GIN, materialized), then sorted by date
+                  one     the whole query as one SQL statement (search.matching, ordered, LIMIT),
+                          whatever plan the database picks: for operator-only and unindexed
+                          queries this is the only plan, so ours/floor shows what Python adds
+                SQLite has no exact raw "walk the timeline, test each row" plan: asking FTS5 row
+                by row rebuilds a prefix query's doclist for every row (minutes for "you"*).
+  ours best     best match first (queries with indexed words): search.run ranks the newest
+                search.BEST_CANDIDATES matches in Python
+  floor best    the raw SQL part of that: the same newest BEST_CANDIDATES matches' ids and text
+                by the fastest plan above (the ranking itself is not in it)
   naive LIKE    text LIKE '%word%' for each word (ILIKE on PostgreSQL), the owner's rows, newest
                 20 first; none for operator-only queries
 
-Ratios use the p50s: ours/floor (how close we are to the floor), ours/sorted (what is left once
-the floor also orders by date) and naive/ours (what the index buys). Results are checked, not
-timed: ours newest must equal "floor sorted" where both answer the same question, and no result
-may belong to the second owner, whose messages hold the rare words too. Timings are printed,
-never asserted.
+Ratios use the p50s: ours/floor for each order. Results are checked, not timed: ours newest must
+equal the floor's ids (the sorted floor, "index", wherever it is measured), and no result may
+belong to the second owner, whose messages hold the rare words too. Timings are printed, never
+asserted. The process's peak RSS is printed at the end.
 
 Run: .venv/bin/python bench/search_bench.py [--events N] [--runs 30] [--explain]
 PostgreSQL: scripts/with-postgres .venv/bin/python bench/search_bench.py
@@ -28,6 +35,7 @@ PostgreSQL: scripts/with-postgres .venv/bin/python bench/search_bench.py
 import argparse
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -121,27 +129,36 @@ def fetch(sql: str, params: list) -> Callable[[], list]:
 NEWEST = " ORDER BY created_at DESC, sort_id DESC"
 
 
-def floors(owner, query: search.Query) -> tuple[str, str, list] | None:
-    """(kind, SQL without ORDER BY or LIMIT, params) of the floor."""
+def floor_plans(owner, query: search.Query, rows: int) -> dict[str, tuple[str, list]]:
+    """Raw SQL for the newest `rows` matching ids, by plan name."""
+    plans = {}
     indexed = [t for t in query.include if t.words]
-    if indexed and connection.vendor == "sqlite":
-        # CROSS JOIN: SQLite then reads the index first, as a floor should, instead of probing
-        # it once for each of the owner's rows.
-        sql = (
-            "SELECT e.id FROM conversations_dmevent_fts f"
-            " CROSS JOIN conversations_dmevent e ON e.id = f.rowid"
-            " WHERE conversations_dmevent_fts MATCH %s AND e.owner_id = %s"
-        )
-        return "fts", sql, [search._fts5(indexed), owner.pk]
-    if indexed:
-        sql = (
-            "SELECT id FROM conversations_dmevent"
-            " WHERE owner_id = %s AND search_vector @@ to_tsquery('simple', %s)"
-        )
-        return "fts", sql, [owner.pk, search._tsquery(indexed)]
-    # No full-text query: the same filter as ours, compiled by the ORM and run raw.
-    sql, params = search.matching(owner, query).order_by().values("id").query.sql_with_params()
-    return "filter", sql, list(params)
+    excluded = [t for t in query.exclude if t.words]
+    if indexed and not (query.senders or query.places or query.has):
+        # The index first, then the date order: the FTS table or the GIN index drives.
+        if connection.vendor == "sqlite":
+            sql = (
+                "SELECT e.id, e.search_text FROM conversations_dmevent_fts f"
+                " CROSS JOIN conversations_dmevent e ON e.id = f.rowid"
+                " WHERE conversations_dmevent_fts MATCH %s AND e.owner_id = %s"
+                " AND e.event_type = 'MessageCreate'"
+            )
+            params: list = [search._fts5(indexed, excluded), owner.pk]
+        else:
+            sql = (
+                "WITH found AS MATERIALIZED (SELECT id, search_text, created_at, sort_id"
+                " FROM conversations_dmevent WHERE owner_id = %s"
+                " AND event_type = 'MessageCreate'"
+                " AND search_vector @@ to_tsquery('simple', %s))"
+                " SELECT id, search_text FROM found"
+            )
+            params = [owner.pk, search._tsquery(indexed, excluded)]
+        if all(t.words for t in query.include) and not (query.before or query.after):
+            plans["index"] = (sql + NEWEST + f" LIMIT {rows}", params)
+    one = search.matching(owner, query).order_by("-created_at", "-sort_id")
+    sql, params = one.values_list("id", "search_text")[:rows].query.sql_with_params()
+    plans["one"] = (sql, list(params))
+    return plans
 
 
 def naive(owner, query: search.Query) -> tuple[str, list] | None:
@@ -228,17 +245,37 @@ def explain(sql: str, params: list) -> str:
     return "\n".join(f"    {row[0]}" for row in rows)
 
 
-def ours_sql(owner, query: search.Query, order: str) -> tuple[str, list]:
-    """The SQL search.run sends for a first page (built as run() builds it)."""
-    events = search.matching(owner, query)
-    if order == "best":
-        events = events.annotate(score=search._score(query))
-        ordering = ["-score", "-created_at", "-sort_id"]
-    else:
-        ordering = ["-created_at", "-sort_id"]
-    events = events.select_related("conversation", "sender").order_by(*ordering)[:21]
-    sql, params = events.query.sql_with_params()
-    return sql, list(params)
+def fastest(cells: dict[str, Figures]) -> tuple[str, Figures | None]:
+    timed = {name: f for name, f in cells.items() if not f.timed_out}
+    if not timed:
+        return "", next(iter(cells.values()), None)
+    name = min(timed, key=lambda n: timed[n].p50)
+    return name, timed[name]
+
+
+def floor(owner, query, rows: int, expected: list | None, args) -> tuple[str, Figures | None, list]:
+    """The fastest raw plan whose ids equal `expected` (when given); (name, figures, problems)."""
+    cells, problems = {}, []
+    for name, (sql, params) in floor_plans(owner, query, rows).items():
+        figures, ids = measure(fetch(sql, params), args)
+        if not figures.timed_out and expected is not None and ids != expected:
+            problems.append(f"floor plan {name!r} disagrees with ours")
+            continue
+        cells[name] = figures
+    name, figures = fastest(cells)
+    return name, figures, problems
+
+
+def ratio(a: Figures | None, b: Figures | None) -> str:
+    if a is None or b is None or a.timed_out or b.timed_out:
+        return ""
+    return f"{a.p50 / b.p50:.1f}x"
+
+
+def cell(figures: Figures | None, name: str = "") -> str:
+    if figures is None:
+        return "—"
+    return figures.cell() + (f" [{name}]" if name else "")
 
 
 def main() -> None:
@@ -248,7 +285,7 @@ def main() -> None:
     parser.add_argument("--min-runs", type=int, default=3)
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per cell")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per run")
-    parser.add_argument("--explain", action="store_true", help="print our queries' plans")
+    parser.add_argument("--explain", action="store_true", help="print the one-SQL plans")
     args = parser.parse_args()
 
     cache = datagen.use(args.events)
@@ -266,12 +303,13 @@ def main() -> None:
     print(
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
         f"p50/p95 ms, up to {args.runs} runs a cell (at least {args.min_runs}, "
-        f"about {args.budget:.0f} s a cell; >N s: one run stopped after N s); ratios from p50s"
+        f"about {args.budget:.0f} s a cell; >N s: one run stopped after N s); ratios from p50s; "
+        f"best match ranks the newest {search.BEST_CANDIDATES} matches"
     )
     header = (
-        f"{'kind':<10} {'query':<34} {'matches':>8}  {'ours newest':>13} {'ours best':>13} "
-        f"{'floor':>13} {'floor sorted':>13} {'naive LIKE':>13}  {'ours/floor':>10} "
-        f"{'ours/sorted':>11} {'naive/ours':>10}"
+        f"{'kind':<10} {'query':<34} {'matches':>8}  {'ours newest':>12} "
+        f"{'floor newest':>20} {'ours best':>12} {'floor best':>20} {'naive LIKE':>12}  "
+        f"{'newest/floor':>12} {'best/floor':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -280,55 +318,38 @@ def main() -> None:
         query = search.parse(case.q)
         matches = search.matching(owner, query).count()
         newest, ours_ids = measure(ours(owner, case.q, "newest"), args)
-        best = None
+        expected = None if newest.timed_out else ours_ids
+        floor_name, floor_newest, disagree = floor(owner, query, 20, expected, args)
+        checked += 1
+        problems += [f"{case.q}: {p}" for p in disagree]
+        best = floor_best = None
+        best_name = ""
         if any(t.words for t in query.include):
             best, _ = measure(ours(owner, case.q, "best"), args)
-        kind, floor_sql, floor_params = floors(owner, query)
-        floor, _ = measure(fetch(floor_sql + " LIMIT 20", floor_params), args)
-        sorted_floor, sorted_ids = measure(
-            fetch(floor_sql + NEWEST + " LIMIT 20", floor_params), args
-        )
+            best_name, floor_best, _ = floor(owner, query, search.BEST_CANDIDATES, None, args)
         naive_query = naive(owner, query)
         naive_figures = measure(fetch(*naive_query), args)[0] if naive_query else None
-        # Correctness, not speed: the same newest 20 as the floor where both answer the same
-        # question, and nothing of the second owner's.
-        words_only = all(t.words for t in query.include) and not (
-            query.exclude or query.senders or query.places or query.has
-        )
-        comparable = kind == "filter" or (words_only and not (query.before or query.after))
-        if comparable and not newest.timed_out and not sorted_floor.timed_out:
-            checked += 1
-            if ours_ids != sorted_ids:
-                problems.append(f"{case.q}: ours and the sorted floor disagree")
         leaks += DmEvent.objects.filter(pk__in=ours_ids).exclude(owner=owner).count()
         label = case.q if len(case.q) <= 34 else case.q[:33] + "…"
-        ratio = "" if newest.timed_out or floor.timed_out else f"{newest.p50 / floor.p50:.1f}x"
-        sorted_ratio = ""
-        if not newest.timed_out and not sorted_floor.timed_out:
-            sorted_ratio = f"{newest.p50 / sorted_floor.p50:.1f}x"
-        naive_ratio = ""
-        if naive_figures and not newest.timed_out and not naive_figures.timed_out:
-            naive_ratio = f"{naive_figures.p50 / newest.p50:.1f}x"
-        floor_cell = floor.cell() + ("" if kind == "fts" else "*")
         print(
-            f"{case.kind:<10} {label:<34} {matches:>8,}  {newest.cell():>13} "
-            f"{best.cell() if best else '—':>13} {floor_cell:>13} {sorted_floor.cell():>13} "
-            f"{naive_figures.cell() if naive_figures else '—':>13}  {ratio:>10} {sorted_ratio:>11} "
-            f"{naive_ratio:>10}",
+            f"{case.kind:<10} {label:<34} {matches:>8,}  {cell(newest):>12} "
+            f"{cell(floor_newest, floor_name):>20} {cell(best):>12} "
+            f"{cell(floor_best, best_name):>20} {cell(naive_figures):>12}  "
+            f"{ratio(newest, floor_newest):>12} {ratio(best, floor_best):>10}",
             flush=True,
         )
         if args.explain:
-            for order in ("newest", "best") if best else ("newest",):
-                print(f"  plan, ours {order}:")
-                print(explain(*ours_sql(owner, query, order)))
-    print("* no full-text query: the floor is the same filter as ours, raw, LIMIT 20, unordered")
+            for name, (sql, params) in floor_plans(owner, query, 20).items():
+                print(f"  plan {name}:")
+                print(explain(sql, params))
     other_hits = sum(
         search.matching(other, search.parse(word)).count() for word in datagen.PLANTED[:3]
     )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"checks: ours = floor sorted in {checked - len(problems)} of {checked} comparable "
+        f"checks: ours newest = every floor plan in {checked - len(problems)} of {checked} "
         f"queries; {leaks} results of another owner (the second owner has {other_hits:,} "
-        f"messages with the rare words)"
+        f"messages with the rare words); peak RSS {peak:.0f} MB"
     )
     for problem in problems:
         print(f"  MISMATCH {problem}")

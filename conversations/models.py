@@ -169,6 +169,12 @@ class DmEvent(models.Model):
             # Search results newest first, and operator-only searches (from:, has:, after:),
             # read in order and stopped at a page (bench/search_bench.py: 560 ms to 0.2 ms).
             models.Index(fields=["owner", "-created_at", "-sort_id"], name="dmevent_owner_time"),
+            # from:@user, newest first: search._scoped() filters sender_x_id and reads the
+            # sender's events in date order, stopping at a page (bench/search_bench.py).
+            models.Index(
+                fields=["owner", "sender_x_id", "-created_at", "-sort_id"],
+                name="dmevent_owner_sender_time",
+            ),
         ]
 
     def __str__(self) -> str:

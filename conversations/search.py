@@ -10,13 +10,15 @@ a substring of the folded text instead, so it is findable on both databases alik
 
 import functools
 import re
+import sqlite3
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import BooleanField, Exists, FloatField, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.html import escape
@@ -156,6 +158,25 @@ def _text(value: str, *, phrase: bool) -> Text | None:
 
 # Running a query -------------------------------------------------------------------------------
 
+# Best match ranks the newest matches only: ranking every match of a common word means reading
+# half the cache (ts_rank or bm25 over 424,567 rows took 550-890 ms at a million events), while
+# the newest hundred are what a person looking back through their DMs is after.
+BEST_CANDIDATES = 100
+# What a page shows of an event, its conversation and its sender (search.html): the rest of the
+# row (raw payloads, entities) is never read for a result.
+_RESULT_FIELDS = [
+    "x_id",
+    "text",
+    "created_at",
+    "sort_id",
+    "sender_x_id",
+    "conversation__x_id",
+    "conversation__is_group",
+    "sender__x_id",
+    "sender__name",
+    "sender__username",
+]
+
 
 @dataclass(frozen=True)
 class Result:
@@ -169,6 +190,16 @@ class ResultPage:
     cursor: str  # for the next page; empty at the end
 
 
+@dataclass(frozen=True)
+class _Found:
+    """A matching event, as far as choosing a page needs it."""
+
+    pk: int
+    search_text: str
+    created_at: datetime | None  # None until needed (see _texts)
+    sort_id: str
+
+
 def run(
     owner: AbstractBaseUser,
     query: Query,
@@ -178,135 +209,473 @@ def run(
     conversation: Conversation | None = None,
     limit: int = PAGE,
 ) -> ResultPage:
-    events = matching(owner, query)
-    if conversation is not None:
-        events = events.filter(conversation=conversation)
+    """A page of results: first the ids (newest_matches picks the cheapest plan for the query),
+    then the page's rows with only what a result shows."""
+    undated = _scoped(owner, query, conversation, dates=False)
+    scoped = _between_dates(undated, query)
+    events = _filtered(scoped, query)
+    # The walk (SQLite) bounds each stretch itself; see _sqlite_newest.
+    walkable = _filtered(undated, query)
     best = order == "best" and any(t.words for t in query.include)
     if best:
-        events = events.annotate(score=_score(query))
-        ordering = ["-score", "-created_at", "-sort_id"]
+        ranked = _ranked(
+            _dated(newest_matches(scoped, query, events, BEST_CANDIDATES, walkable=walkable)), query
+        )
+        if cursor:
+            after = _best_cursor(owner, cursor)
+            ranked = [(score, f) for score, f in ranked if _best_key(score, f) > after]
+        scores = {f.pk: score for score, f in ranked[: limit + 1]}
+        found = [f for _, f in ranked[: limit + 1]]
     else:
-        ordering = ["-created_at", "-sort_id"]
-    if cursor:
-        events = events.filter(_after_cursor(owner, cursor, best))
-    rows = list(events.select_related("conversation", "sender").order_by(*ordering)[: limit + 1])
-    page = rows[:limit]
+        older = _newest_cursor(owner, cursor) if cursor else None
+        found = newest_matches(scoped, query, events, limit + 1, older=older, walkable=walkable)
+    rows = (
+        queries.visible_to(owner)
+        .filter(pk__in=[f.pk for f in found[:limit]])
+        .select_related("conversation", "sender")
+        .only(*_RESULT_FIELDS)
+    )
+    by_pk = {event.pk: event for event in rows}
+    # An event deleted (account erasure) between the two queries is left out.
+    page = [by_pk[f.pk] for f in found[:limit] if f.pk in by_pk]
     results = [Result(e, highlight(e.text, query.include)) for e in page]
     next_cursor = ""
-    if len(rows) > limit:
+    if len(found) > limit and page:
         last = page[-1]
-        next_cursor = f"{last.score!r}:{last.x_id}" if best else last.x_id
+        next_cursor = f"{scores[last.pk]!r}:{last.x_id}" if best else last.x_id
     return ResultPage(results, next_cursor)
 
 
 def matching(owner: AbstractBaseUser, query: Query) -> QuerySet[DmEvent]:
-    """The owner's events that match: the index narrows by words, filters by the rest."""
-    events = queries.visible_to(owner).filter(event_type=DmEvent.MESSAGE_CREATE)
+    """Every event of the owner's that matches, as one SQL query: the full-text index narrows by
+    words, filters by the rest. The reference for what a query finds (tests, bench/); run()
+    reaches the same rows by the cheapest way for the query (newest_matches)."""
+    events = _filtered(_scoped(owner, query), query)
     indexed = [t for t in query.include if t.words]
+    excluded = [t for t in query.exclude if t.words]
     if indexed and connection.vendor == "sqlite":
-        # Joined once, the FTS table drives the plan (rare words stay cheap) and bm25() is read
-        # from the join rather than matched again for every row (see _score).
-        events = events.extra(
-            tables=["conversations_dmevent_fts"],
-            where=[
-                "conversations_dmevent_fts.rowid = conversations_dmevent.id",
-                "conversations_dmevent_fts MATCH %s",
-            ],
-            params=[_fts5(indexed)],
-        )
+        events = _fts_joined(events, _fts5(indexed, excluded))
     elif indexed:
-        events = events.filter(_index_match(indexed))
-    for text in query.include:
-        if not text.words:
-            events = events.filter(search_text__contains=text.folded)
-    for text in query.exclude:
+        events = events.filter(_tsquery_match(_tsquery(indexed, excluded)))
+    elif excluded and connection.vendor == "sqlite":
         events = events.exclude(
-            _index_match([text]) if text.words else Q(search_text__contains=text.folded)
+            pk__in=RawSQL(
+                "SELECT rowid FROM conversations_dmevent_fts"
+                " WHERE conversations_dmevent_fts MATCH %s",
+                [_fts5_any(excluded)],
+            )
         )
+    elif excluded:
+        events = events.exclude(_tsquery_match(_tsquery_any(excluded)))
+    return events
+
+
+def _scoped(
+    owner: AbstractBaseUser,
+    query: Query,
+    conversation: Conversation | None = None,
+    *,
+    dates: bool = True,
+) -> QuerySet[DmEvent]:
+    """The owner's events in the places, from the senders and between the dates asked for: a
+    stretch of timeline that an index serves in date order (see _sqlite_newest)."""
+    events = queries.visible_to(owner)
+    if conversation is not None:
+        events = events.filter(conversation=conversation)
     if query.senders:
         events = events.filter(_senders(owner, query.senders))
     if query.places:
         events = events.filter(_places(owner, query.places))
-    for kind in query.has:
-        events = events.filter(_has(kind))
-    if query.before:
+    return _between_dates(events, query) if dates else events
+
+
+def _between_dates(
+    events: QuerySet[DmEvent], query: Query, *, before: bool = True, after: bool = True
+) -> QuerySet[DmEvent]:
+    if query.before and before:
         events = events.filter(created_at__lt=_start_of(query.before))
-    if query.after:
+    if query.after and after:
         events = events.filter(created_at__gte=_start_of(query.after + timedelta(days=1)))
     return events
+
+
+def _filtered(scoped: QuerySet[DmEvent], query: Query) -> QuerySet[DmEvent]:
+    """The messages of `scoped` that pass everything but the indexed words: has:, and text the
+    index cannot serve (a substring of the folded text)."""
+    events = scoped.filter(event_type=DmEvent.MESSAGE_CREATE)
+    for text in query.include:
+        if not text.words:
+            events = events.filter(search_text__contains=text.folded)
+    for text in query.exclude:
+        if not text.words:
+            events = events.exclude(search_text__contains=text.folded)
+    for kind in query.has:
+        events = events.filter(_has(kind))
+    return events
+
+
+def _fts_joined(events: QuerySet[DmEvent], expression: str) -> QuerySet[DmEvent]:
+    # Joined, the FTS table drives the plan: a rare word reads its few rows from the index.
+    return events.extra(
+        tables=["conversations_dmevent_fts"],
+        where=[
+            "conversations_dmevent_fts.rowid = conversations_dmevent.id",
+            "conversations_dmevent_fts MATCH %s",
+        ],
+        params=[expression],
+    )
+
+
+def _tsquery_match(tsquery: str) -> Q:
+    matched = RawSQL(
+        "search_vector @@ to_tsquery('simple', %s)", [tsquery], output_field=BooleanField()
+    )
+    return Q(matched)
+
+
+_NEWEST = ["-created_at", "-sort_id"]
+_FOUND = ["pk", "search_text", "created_at", "sort_id"]
+
+
+def newest_matches(
+    scoped: QuerySet[DmEvent],
+    query: Query,
+    events: QuerySet[DmEvent],
+    count: int,
+    *,
+    older: tuple[datetime, str] | None = None,
+    walkable: QuerySet[DmEvent] | None = None,
+) -> list[_Found]:
+    """The newest `count` of `events` (_filtered from `scoped`) that match the query's words,
+    older than `older` (created_at, sort_id) when given. `walkable` is `events` without the
+    query's dates, for the SQLite walk to bound its stretches by.
+
+    PostgreSQL's planner picks well between walking the owner's time index with the tsvector as
+    a filter (common words) and the GIN index then a sort (rare ones), so it gets one query.
+    SQLite's FTS5 can only hand over every match in rowid order, which is not date order, and a
+    prefix query ("you"*) merges the whole doclist of every word it covers before the first row
+    (150 ms and more for a common word at a million events, per query and so per row when asked
+    row by row). So on SQLite the words are decided here instead (_sqlite_newest)."""
+    indexed = [t for t in query.include if t.words]
+    excluded = [t for t in query.exclude if t.words]
+    if connection.vendor == "postgresql" or not (indexed or excluded):
+        if older is not None:
+            events = events.filter(queries.older_than(*older))
+        if indexed:
+            events = events.filter(_tsquery_match(_tsquery(indexed, excluded)))
+        elif excluded:
+            events = events.exclude(_tsquery_match(_tsquery_any(excluded)))
+        return [_Found(*row) for row in events.order_by(*_NEWEST).values_list(*_FOUND)[:count]]
+    walkable = events if walkable is None else walkable
+    return _sqlite_newest(scoped, events, walkable, query, count, older)
+
+
+def _dated(found: list[_Found]) -> list[_Found]:
+    """The same events with their created_at and sort_id, in one query for those without."""
+    missing = [f.pk for f in found if f.created_at is None]
+    if not missing:
+        return found
+    dates = DmEvent.objects.filter(pk__in=missing).values_list("pk", "created_at", "sort_id")
+    known = {pk: (created_at, sort_id) for pk, created_at, sort_id in dates}
+    return [f if f.created_at else _Found(f.pk, f.search_text, *known[f.pk]) for f in found]
+
+
+def _ranked(found: list[_Found], query: Query) -> list[tuple[float, _Found]]:
+    """Best first: a BM25-like score of the query's words in each message (more occurrences in a
+    shorter message score higher), computed here so both databases rank alike; ties newest
+    first."""
+    scored = [(_score(f.search_text, query), f) for f in found]
+    return sorted(scored, key=lambda item: _best_key(*item))
+
+
+def _best_key(score: float, found: _Found) -> tuple:
+    # Ascending order of this key is the result order: score high to low, then newest first.
+    return (-score, _Descending(found.created_at), _Descending(found.sort_id))
+
+
+@functools.total_ordering
+class _Descending:
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return self.value == other.value
+
+    def __lt__(self, other):
+        return self.value > other.value
+
+
+_AVERAGE_WORDS = 10  # words in a message of the generated cache (bench/datagen.py), about
+
+
+def _score(search_text: str, query: Query) -> float:
+    tokens = _WORD.findall(search_text)
+    length_norm = 1.2 * (0.25 + 0.75 * len(tokens) / _AVERAGE_WORDS)
+    score = 0.0
+    for text in query.include:
+        if not text.words:
+            continue
+        if text.phrase:
+            size = len(text.words)
+            counts = [
+                sum(tokens[i : i + size] == list(text.words) for i in range(len(tokens) - size + 1))
+            ]
+        else:
+            counts = [sum(token.startswith(word) for token in tokens) for word in text.words]
+        for count in counts:
+            score += count * 2.2 / (count + length_norm)
+    return score
+
+
+# SQLite: walking the timeline with FTS5's own tokenizer as the filter ----------------------------
+
+# Rows of the owner's timeline read, at most, before a query's words are taken to be rare and
+# the full-text index is asked instead (a few milliseconds; see bench/search_bench.py).
+WALK_BUDGET = 32_768
+_FIRST_WINDOW = 256
+
+
+def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found]:
+    """Common words: read the timeline (`scoped`) newest first in growing stretches, keep the rows
+    that contain the words as substrings (LIKE: never fewer rows than the index would match,
+    since the folded text holds every letter FTS5 indexes), and let the sieve decide exactly.
+    When a stretch holds none, or the rows still to read would exceed WALK_BUDGET, the words are
+    rare here and the full-text index finds the rest: for a rare word that is the cheap way."""
+    indexed = [t for t in query.include if t.words]
+    excluded = [t for t in query.exclude if t.words]
+    if not indexed:
+        if older is not None:
+            events = events.filter(queries.older_than(*older))
+        return _sieved_batches(events, excluded, count)
+    for text in indexed:
+        for word in text.words:
+            if word.isascii():
+                events = events.filter(search_text__contains=word)
+                walkable = walkable.filter(search_text__contains=word)
+    include = _fts5(indexed)
+    found: list[_Found] = []
+    boundary, walked, window = older, 0, _FIRST_WINDOW
+    while True:
+        edge = _timeline_edge(scoped, boundary, window)
+        # Each stretch is bounded by its own ends, and by the query's dates only where it has
+        # none: two lower bounds on created_at and SQLite ranged over the looser one (2.5 s for
+        # a rare word after:2025-01-01, reading every row since).
+        stretch = _between_dates(walkable, query, before=boundary is None, after=edge is None)
+        if edge is not None:
+            stretch = stretch.filter(_at_or_after(*edge))
+        if boundary is not None:
+            stretch = stretch.filter(queries.older_than(*boundary))
+        rows = _texts(stretch)
+        kept = _sieve(rows, include, excluded)
+        found += [f for f in rows if f.pk in kept]
+        walked += window
+        if len(found) >= count or edge is None:
+            return found[:count]
+        boundary = edge
+        needed = (count - len(found)) * walked / max(len(found), 1)
+        if not found or walked + needed > WALK_BUDGET:
+            break
+        # Only the words narrow the walk here, so the share found is the words' share, and the
+        # index's work (every match of the words, whoever's, whatever else is asked) follows.
+        plain = not (query.has or query.senders or query.places)
+        if (
+            plain
+            and needed > 4 * _FIRST_WINDOW
+            and _index_is_cheaper(scoped, older, edge, walked, len(found), needed)
+        ):
+            break
+        window = min(max(int(needed * 1.25), window), WALK_BUDGET - walked)
+    # Rare words: every older match from the index, newest first, then the exclusions.
+    rest = _fts_joined(_older_unindexed(events, boundary), include)
+    if not excluded:
+        return found + _texts(rest, count - len(found))
+    rows = _texts(rest)
+    chunk = 4 * (count - len(found))
+    for start in range(0, len(rows), chunk):
+        kept = _sieve(rows[start : start + chunk], "", excluded)
+        found += [f for f in rows[start : start + chunk] if f.pk in kept]
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
+def _older_unindexed(events: QuerySet[DmEvent], before: tuple[datetime, str]):
+    """Strictly before (created_at, sort_id), written so that no index serves it (unary +):
+    beside a MATCH, a date range led SQLite's planner to walk the time index and ask FTS5 row by
+    row (seconds for a rare word with has:link after:2025-01-01, against 20 ms)."""
+    created_at = connection.ops.adapt_datetimefield_value(before[0])
+    return events.extra(
+        where=[
+            "(+conversations_dmevent.created_at < %s OR (+conversations_dmevent.created_at = %s"
+            " AND conversations_dmevent.sort_id < %s))"
+        ],
+        params=[created_at, created_at, before[1]],
+    )
+
+
+def _texts(events: QuerySet[DmEvent], limit: int | None = None) -> list[_Found]:
+    """Newest first, the id and folded text only: a walk reads thousands of rows, and turning
+    each one's date into a datetime cost more than reading it. run() adds the dates where it
+    needs them (_dated)."""
+    rows = events.order_by(*_NEWEST).values_list("pk", "search_text")[:limit]
+    return [_Found(pk, text, None, "") for pk, text in rows]
+
+
+# A match read through the full-text index (then sorted) costs about as much as this many rows
+# read on the walk: each walked row is read from the table for its text (bench/search_bench.py
+# at a million events, SQLite 3.40: "coffee" newest walked 3,300 rows in 186 ms, the index
+# found its 6,496 matches in 227 ms).
+_INDEX_MATCH_COST = 0.6
+
+
+def _index_is_cheaper(scoped, older, edge, walked: int, found: int, needed: float) -> bool:
+    """Whether the index would find every older match for less than the `needed` rows still to
+    walk: the matches left are guessed from the share found so far and the rows left, the rows
+    left from the dates (the `walked` rows read so far span from the newest to `edge`)."""
+    newest = _timeline_edge(scoped, older, 1)
+    oldest = next(iter(scoped.order_by("created_at", "sort_id").values_list("created_at")[:1]))
+    read = (newest[0] - edge[0]).total_seconds() if newest else 0
+    if read <= 0:
+        return False
+    rows_left = walked * (edge[0] - oldest[0]).total_seconds() / read
+    return rows_left * found / walked * _INDEX_MATCH_COST < needed
+
+
+def _sieved_batches(events, excluded, count) -> list[_Found]:
+    """No words to look for, only words to leave out: the filtered rows newest first, in
+    batches, until enough are left."""
+    found: list[_Found] = []
+    batch = max(count * 2, 64)
+    while True:
+        rows = _dated(_texts(events, batch))
+        kept = _sieve(rows, "", excluded)
+        found += [f for f in rows if f.pk in kept]
+        if len(found) >= count or len(rows) < batch:
+            return found[:count]
+        last = rows[-1]
+        events = events.filter(queries.older_than(last.created_at, last.sort_id))
+        batch *= 4
+
+
+def _timeline_edge(scoped, before, rows: int) -> tuple[datetime, str] | None:
+    """(created_at, sort_id) of the `rows`-th event of `scoped` older than `before`, or None
+    when fewer are left: the end of the next stretch to read. An index answers it alone
+    (dmevent_owner_time, dmevent_owner_sender_time or dmevent_conversation_time)."""
+    timeline = scoped
+    if before is not None:
+        timeline = timeline.filter(queries.older_than(*before))
+    edge = timeline.order_by(*_NEWEST).values_list("created_at", "sort_id")[rows - 1 : rows]
+    return next(iter(edge), None)
+
+
+def _at_or_after(created_at: datetime, sort_id: str) -> Q:
+    return Q(created_at__gte=created_at) & (
+        Q(created_at__gt=created_at) | Q(created_at=created_at, sort_id__gte=sort_id)
+    )
+
+
+# The index's tokenizer (migration 0002): the sieve must split words exactly as the index does.
+FTS5_TOKENIZER = "unicode61 remove_diacritics 2"
+_sieve_local = threading.local()
+
+
+def _sieve(rows: list[_Found], include: str, excluded: list[Text]) -> set[int]:
+    """The rows whose folded text matches the FTS5 expression `include` (every row when empty)
+    and none of `excluded`, decided by SQLite's own FTS5 on an in-memory table holding only these
+    rows: the same answer as the cache's index, at the cost of tokenizing a few hundred short
+    texts. Nothing is ever written: the rows are inserted in a transaction rolled back after."""
+    if not rows:
+        return set()
+    if not include and not excluded:
+        return {f.pk for f in rows}
+    memory = getattr(_sieve_local, "connection", None)
+    if memory is None:
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        memory.execute(
+            "CREATE VIRTUAL TABLE sieve USING fts5(search_text, content='', "
+            f"tokenize='{FTS5_TOKENIZER}')"
+        )
+        _sieve_local.connection = memory
+    memory.execute("BEGIN")
+    try:
+        memory.executemany(
+            "INSERT INTO sieve(rowid, search_text) VALUES (?, ?)",
+            [(f.pk, f.search_text) for f in rows],
+        )
+        kept = set(_sieve_match(memory, include)) if include else {f.pk for f in rows}
+        if excluded:
+            kept -= set(_sieve_match(memory, _fts5_any(excluded)))
+    finally:
+        memory.execute("ROLLBACK")
+    return kept
+
+
+def _sieve_match(memory: sqlite3.Connection, expression: str) -> list[int]:
+    sql = "SELECT rowid FROM sieve WHERE sieve MATCH ?"
+    return [row[0] for row in memory.execute(sql, [expression])]
 
 
 def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _fts5(texts: list[Text]) -> str:
+def _fts5(texts: list[Text], excluded: list[Text] = ()) -> str:
+    """An FTS5 expression: every text, none of `excluded` (folded into one MATCH: `a NOT b`)."""
     # Words are letters and digits only (see _text), so quoting them cannot be broken out of.
-    parts = []
-    for text in texts:
-        if text.phrase:
-            parts.append('"' + " ".join(text.words) + '"')
-        else:
-            parts.append(" AND ".join(f'"{w}"*' for w in text.words))
-    return " AND ".join(parts)
+    expression = " AND ".join(f"({_fts5_text(t)})" for t in texts)
+    if excluded:
+        expression += f" NOT ({_fts5_any(excluded)})"
+    return expression
 
 
-def _tsquery(texts: list[Text]) -> str:
-    parts = []
-    for text in texts:
-        if text.phrase:
-            parts.append("(" + " <-> ".join(text.words) + ")")
-        else:
-            parts.append(" & ".join(f"{w}:*" for w in text.words))
+def _fts5_any(texts: list[Text]) -> str:
+    return " OR ".join(f"({_fts5_text(t)})" for t in texts)
+
+
+def _fts5_text(text: Text) -> str:
+    if text.phrase:
+        return '"' + " ".join(text.words) + '"'
+    return " AND ".join(f'"{w}"*' for w in text.words)
+
+
+def _tsquery(texts: list[Text], excluded: list[Text] = ()) -> str:
+    """A tsquery: every text, none of `excluded` (`a & !b`)."""
+    parts = [f"({_tsquery_text(t)})" for t in texts]
+    parts += [f"!({_tsquery_text(t)})" for t in excluded]
     return " & ".join(parts)
 
 
-def _index_match(texts: list[Text]) -> Q:
-    if connection.vendor == "postgresql":
-        matched = RawSQL(
-            "search_vector @@ to_tsquery('simple', %s)",
-            [_tsquery(texts)],
-            output_field=BooleanField(),
-        )
-        return Q(matched)
-    return Q(
-        pk__in=RawSQL(
-            "SELECT rowid FROM conversations_dmevent_fts WHERE conversations_dmevent_fts MATCH %s",
-            [_fts5(texts)],
-        )
-    )
+def _tsquery_any(texts: list[Text]) -> str:
+    return " | ".join(f"({_tsquery_text(t)})" for t in texts)
 
 
-def _score(query: Query) -> RawSQL:
-    """Higher is better on both databases."""
-    if connection.vendor == "postgresql":
-        texts = [t for t in query.include if t.words]
-        return RawSQL(
-            # double precision: a float4 would not round-trip through the keyset cursor exactly.
-            "ts_rank(search_vector, to_tsquery('simple', %s))::double precision",
-            [_tsquery(texts)],
-            output_field=FloatField(),
-        )
-    # The FTS table is joined by matching() whenever there are words to rank by.
-    return RawSQL("-bm25(conversations_dmevent_fts)", [], output_field=FloatField())
+def _tsquery_text(text: Text) -> str:
+    if text.phrase:
+        return " <-> ".join(text.words)
+    return " & ".join(f"{w}:*" for w in text.words)
 
 
-def _after_cursor(owner: AbstractBaseUser, cursor: str, best: bool) -> Q:
+_STALE_CURSOR = "That page of results no longer exists; search again."
+
+
+def _newest_cursor(owner: AbstractBaseUser, cursor: str) -> tuple[datetime, str]:
     """Keyset: results strictly after the last one shown. A cursor is checked, never trusted."""
-    score, _, x_id = cursor.rpartition(":") if best else ("", "", cursor)
-    if not xids.is_x_id(x_id):
-        raise SearchError("That page of results no longer exists; search again.")
-    last = queries.visible_to(owner).filter(x_id=x_id).values("created_at", "sort_id").first()
+    if not xids.is_x_id(cursor):
+        raise SearchError(_STALE_CURSOR)
+    last = queries.visible_to(owner).filter(x_id=cursor).values("created_at", "sort_id").first()
     if last is None:
-        raise SearchError("That page of results no longer exists; search again.")
-    older = queries.older_than(last["created_at"], last["sort_id"])
-    if not best:
-        return older
+        raise SearchError(_STALE_CURSOR)
+    return last["created_at"], last["sort_id"]
+
+
+def _best_cursor(owner: AbstractBaseUser, cursor: str) -> tuple:
+    score, _, x_id = cursor.rpartition(":")
+    created_at, sort_id = _newest_cursor(owner, x_id)
     try:
         value = float(score)
     except ValueError:
-        raise SearchError("That page of results no longer exists; search again.") from None
-    return Q(score__lt=value) | (Q(score=value) & older)
+        raise SearchError(_STALE_CURSOR) from None
+    return _best_key(value, _Found(0, "", created_at, sort_id))
 
 
 def _senders(owner: AbstractBaseUser, names: list[str]) -> Q:
