@@ -13,7 +13,7 @@ def analyze(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("conversations", "0003_search_and_inbox_order")]
+    dependencies = [("conversations", "0004_sync_watermark_lease_retry")]
 
     operations = [
         # from:@user newest first (search._scoped filters sender_x_id): the sender's events in
