@@ -8,13 +8,11 @@ same database never wait on it.
 
 import logging
 
-from django.apps import apps
-from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist
 from django.db import models, transaction
 
 from conversations import media
 from conversations.models import DmEvent
+from dmreader import accounts
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +25,10 @@ def erase_owner(owner_id: int, *, batch_size: int = BATCH_SIZE) -> dict[str, int
     deleted = {}
     # Events first: they are nearly all of it, and deleting them first leaves the conversations,
     # users and media small and unreferenced.
-    for model in [DmEvent, *(m for m in _owned_models() if m is not DmEvent)]:
+    for model in [
+        DmEvent,
+        *(m for m in accounts.owned_models("conversations") if m is not DmEvent),
+    ]:
         deleted[model._meta.label] = _delete_in_batches(
             model.objects.filter(owner_id=owner_id), batch_size
         )
@@ -38,19 +39,6 @@ def erase_owner(owner_id: int, *, batch_size: int = BATCH_SIZE) -> dict[str, int
 
 def erase_on_leaving(sender, *, user_id: int, **kwargs) -> None:
     erase_owner(user_id)
-
-
-def _owned_models() -> list[type[models.Model]]:
-    """This app's models with an `owner` foreign key to the user: new ones are erased too."""
-    owned = []
-    for model in apps.get_app_config("conversations").get_models():
-        try:
-            owner = model._meta.get_field("owner")
-        except FieldDoesNotExist:
-            continue
-        if owner.is_relation and owner.related_model is get_user_model():
-            owned.append(model)
-    return owned
 
 
 def _delete_in_batches(queryset: models.QuerySet, batch_size: int) -> int:

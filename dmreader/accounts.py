@@ -1,8 +1,11 @@
 """Creating and updating the DM Reader user behind an X account."""
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
+from django.db.models import Model
 from django.dispatch import Signal
 
 from dmreader import xauth
@@ -60,3 +63,19 @@ def sign_out(account: XAccount) -> None:
     account.access_token = account.refresh_token = ""
     account.token_expires_at = None
     account.save(update_fields=["access_token", "refresh_token", "token_expires_at", "updated_at"])
+
+
+def owned_models(app_label: str = "") -> list[type[Model]]:
+    """Every kind of row kept for one user (in one app, with `app_label`): the models with an
+    `owner` foreign key to the user (each cached row has one, and goes with its user), found
+    through the app registry, so a new model is counted and erased without being listed."""
+    models = apps.get_app_config(app_label).get_models() if app_label else apps.get_models()
+    owned = []
+    for model in models:
+        try:
+            owner = model._meta.get_field("owner")
+        except FieldDoesNotExist:
+            continue
+        if owner.is_relation and owner.related_model is get_user_model():
+            owned.append(model)
+    return owned

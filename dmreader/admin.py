@@ -8,12 +8,10 @@ account's sync state and the Sync now / Full resync actions, since syncing is th
 imports nothing from it).
 """
 
-from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist
-from django.db.models import BooleanField, ExpressionWrapper, F, Model, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, F, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -137,20 +135,6 @@ class XAccountAdmin(admin.ModelAdmin):
 User = get_user_model()
 
 
-def owned_models() -> list[type[Model]]:
-    """Every kind of row kept for one user: the models with an `owner` foreign key to the user
-    (each cached row has one, and goes with its user), found through the app registry."""
-    owned = []
-    for model in apps.get_models():
-        try:
-            owner = model._meta.get_field("owner")
-        except FieldDoesNotExist:
-            continue
-        if owner.is_relation and owner.related_model is User:
-            owned.append(model)
-    return owned
-
-
 admin.site.unregister(User)
 
 
@@ -209,7 +193,7 @@ class UserAdmin(auth_admin.UserAdmin):
                 model._meta.verbose_name_plural,
                 capped_count(model.objects.filter(owner_id__in=owner_ids)),
             )
-            for model in owned_models()
+            for model in accounts.owned_models()
         )
         # The biggest kinds first: what a deletion mostly takes away (DM events) heads the list.
         for name, count in sorted(owned, key=lambda kind: -kind[1]):

@@ -24,7 +24,6 @@ from django.tasks import task
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dmreader import accounts
-from dmreader.admin import owned_models
 from dmreader.admin_tables import capped_count
 from dmreader.models import XAccount
 
@@ -111,6 +110,6 @@ def _context(user: AbstractBaseUser) -> dict:
     """What is held, kind by kind (each count stops at 10,000, as in the admin)."""
     held = [
         (model._meta.verbose_name_plural, capped_count(model.objects.filter(owner=user)))
-        for model in owned_models()
+        for model in accounts.owned_models()
     ]
     return {"account": accounts.account_of(user), "held": [(name, n) for name, n in held if n]}

@@ -16,7 +16,7 @@ from conversations import sync
 from conversations.erase import erase_owner
 from conversations.models import DmEvent, Media
 from dmreader import leaving
-from dmreader.admin import owned_models
+from dmreader.accounts import owned_models
 from dmreader.models import XAccount
 from tests.sandbox import REPO, Sandbox
 from tests.signin_helpers import sign_in
