@@ -459,6 +459,7 @@ class SyncStateAdmin(CachedRowAdmin):
         "rate_reset_at",
         "last_started_at",
         "last_success_at",
+        "next_sync_at",
         "lease_until",
         "short_error",
     )
@@ -573,7 +574,13 @@ admin.site.unregister(XAccount)
 
 @admin.register(XAccount)
 class XAccountAdmin(accounts_admin.XAccountAdmin):
-    list_display = (*accounts_admin.XAccountAdmin.list_display, "sync_status", "last_sync", "cache")
+    list_display = (
+        *accounts_admin.XAccountAdmin.list_display,
+        "sync_status",
+        "last_sync",
+        "next_sync",
+        "cache",
+    )
     # The sync state comes in the page's own query (a reverse one-to-one of the account's user).
     list_select_related = ("user__sync_state",)
     actions = ("sync_now", "full_resync")
@@ -581,6 +588,7 @@ class XAccountAdmin(accounts_admin.XAccountAdmin):
         *accounts_admin.XAccountAdmin.fields,
         "sync_status",
         "last_sync",
+        "next_sync",
         "sync_error",
         "cache",
     )
@@ -598,6 +606,14 @@ class XAccountAdmin(accounts_admin.XAccountAdmin):
     def last_sync(self, account: XAccount):
         state = _sync_state(account)
         return state.last_success_at if state and state.last_success_at else "-"
+
+    @admin.display(description="next sync")
+    def next_sync(self, account: XAccount):
+        """When the scheduler syncs it next; none for an account X no longer lets us sync."""
+        state = _sync_state(account)
+        if accounts_admin.token_status(account) == accounts_admin.NEEDS_SIGN_IN:
+            return "Not scheduled: needs to sign in with X again"
+        return state.next_sync_at if state and state.next_sync_at else "At the next tick"
 
     @admin.display(description="last sync error")
     def sync_error(self, account: XAccount) -> str:

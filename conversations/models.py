@@ -227,7 +227,16 @@ class SyncState(models.Model):
     # failures in a row lengthen the wait.
     retry_at = models.DateTimeField(null=True, blank=True)
     failures = models.PositiveIntegerField(default=0)
+    # When the scheduler next syncs the account with nobody visiting (schedule.py claims due rows
+    # by moving this forward with a conditional UPDATE, so two schedulers never both enqueue it).
+    next_sync_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # schedule.claim_due: WHERE next_sync_at <= now ORDER BY next_sync_at
+            models.Index(fields=["next_sync_at"], name="syncstate_next_sync"),
+        ]
 
     def __str__(self) -> str:
         return f"sync of user {self.owner_id}: {self.status}"
@@ -285,3 +294,28 @@ class UnstoredEvent(models.Model):
 
     def __str__(self) -> str:
         return f"unstored event {self.x_id}"
+
+
+class HistoryGap(models.Model):
+    """Messages X no longer holds that were never cached: an inbox pass walked down to the end of
+    X's window without meeting the events cached before it (the server was off, the token was
+    revoked, the account stayed away longer than X's 30 days). Between `after_at` (the newest
+    cached event before it) and `before_at` (the oldest event fetched after it). Per conversation
+    where the cache shows one on both sides; `conversation` empty for the inbox as a whole."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, models.CASCADE, null=True, blank=True, related_name="gaps"
+    )
+    after_at = models.DateTimeField()
+    before_at = models.DateTimeField()
+    detected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # queries.gaps: WHERE owner = … AND conversation = … ORDER BY after_at
+            models.Index(fields=["owner", "conversation", "after_at"], name="historygap_place"),
+        ]
+
+    def __str__(self) -> str:
+        return f"gap of user {self.owner_id}: {self.after_at:%Y-%m-%d} to {self.before_at:%Y-%m-%d}"

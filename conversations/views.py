@@ -13,7 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from conversations import media, queries, rendering, search, sync, tasks, xids
+from conversations import media, queries, rendering, schedule, search, sync, tasks, xids
 from conversations.models import Conversation, SyncState
 from dmreader import accounts
 
@@ -77,6 +77,8 @@ def _inbox(request: HttpRequest) -> HttpResponse:
     if after is not None and request.htmx:
         return render(request, "inbox.html#inbox-rows", context)
     context["sync"] = queries.sync_state(request.user)
+    if request.method == "GET" and schedule.sync_if_stale(request.user.pk, context["sync"]):
+        context["sync"].status = SyncState.RUNNING  # what request_sync just wrote
     context["account"] = accounts.account_of(request.user)
     context["encrypted_note"] = request.COOKIES.get(ENCRYPTED_NOTE_COOKIE) != "hidden"
     return render(request, "inbox.html#inbox-body" if request.htmx else "inbox.html", context)
