@@ -9,7 +9,15 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from conversations import xids
-from conversations.models import Conversation, DmEvent, Media, SharedPost, SyncState, XUser
+from conversations.models import (
+    Conversation,
+    DmEvent,
+    HistoryGap,
+    Media,
+    SharedPost,
+    SyncState,
+    XUser,
+)
 
 PAGE = 50
 
@@ -252,3 +260,8 @@ def events_in_order(
         if len(rows) < batch:
             return
         last = rows[-1]
+
+
+def history_gaps(owner: AbstractBaseUser, conversation: Conversation | None = None):
+    """Gaps X no longer holds (HistoryGap): the inbox's own, or one conversation's, oldest first."""
+    return HistoryGap.objects.filter(owner=owner, conversation=conversation).order_by("after_at")

@@ -26,11 +26,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from conversations import store, xapi, xids
-from conversations.models import Conversation, SyncRun, SyncState
+from conversations.models import Conversation, DmEvent, HistoryGap, SyncRun, SyncState
 from conversations.store import refresh_statistics
 from dmreader import xauth
 from dmreader.models import XAccount
@@ -41,6 +41,9 @@ logger = logging.getLogger(__name__)
 LEASE_SECONDS = 60
 # A failed sync is retried after 1, 2, 4 … minutes, at most an hour apart.
 RETRY_SECONDS, RETRY_MAX_SECONDS = 60, 3600
+# How far back /2/dm_events reaches: https://docs.x.com/x-api/direct-messages (events of the last
+# 30 days only).
+X_WINDOW = timedelta(days=30)
 
 __all__ = ["Outcome", "Progress", "refresh_statistics", "store_page", "sync_account"]
 
@@ -377,6 +380,8 @@ def _inbox_pass(owner_id, state, reader, progress, on_progress, lease, *, full: 
                 "pages": F("pages") + 1,
                 "events_stored": F("events_stored") + stored.new,
             }
+            if done and not page.next_token and not _reaches(page, state.pass_stop_id):
+                _record_gaps(owner_id, state)
             if done:
                 watermark = max(state.inbox_watermark, state.pass_top_id)
                 fields.update(pass_stop_id="", pass_top_id="", inbox_watermark=watermark)
@@ -433,6 +438,44 @@ def _conversation_pass(
         progress.pages += 1
         progress.record(page, stored)
         on_progress(progress)
+
+
+def _record_gaps(owner_id: int, state: SyncState) -> None:
+    """The pass walked to the end of X's window without meeting the watermark: what X held
+    between the two is gone and was never cached, unless the last sync that ended well is recent
+    enough for X's window to still reach back to it (a quiet inbox whose newest event merely
+    aged out). Recorded for the inbox and for each conversation with cached events on both sides:
+    from the newest event cached before the gap to the oldest one fetched after it."""
+    stop = state.pass_stop_id
+    if not stop:
+        return  # the account's first pass, or a full one: there was nothing to meet
+    if state.last_success_at and timezone.now() - state.last_success_at < X_WINDOW:
+        return
+    events = DmEvent.objects.filter(owner_id=owner_id).order_by()
+    before, after = events.filter(sort_id__lte=stop), events.filter(sort_id__gt=stop)
+    newest_before = before.aggregate(at=Max("created_at"))["at"]
+    oldest_after = after.aggregate(at=Min("created_at"))["at"]
+    if newest_before is None or oldest_after is None:
+        return
+    gaps = [HistoryGap(owner_id=owner_id, after_at=newest_before, before_at=oldest_after)]
+    ends = dict(
+        before.values("conversation_id")
+        .annotate(at=Max("created_at"))
+        .values_list("conversation_id", "at")
+    )
+    starts = after.values("conversation_id").annotate(at=Min("created_at"))
+    for conversation_id, at in starts.values_list("conversation_id", "at"):
+        if conversation_id in ends and ends[conversation_id] < at:
+            gaps.append(
+                HistoryGap(
+                    owner_id=owner_id,
+                    conversation_id=conversation_id,
+                    after_at=ends[conversation_id],
+                    before_at=at,
+                )
+            )
+    HistoryGap.objects.bulk_create(gaps)
+    logger.info("Sync of user %s found a gap X no longer holds: %d recorded", owner_id, len(gaps))
 
 
 def _reaches(page: xapi.DmPage, stop_id: str) -> bool:

@@ -13,7 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from conversations import media, queries, rendering, schedule, search, sync, tasks, xids
+from conversations import gaps, media, queries, rendering, schedule, search, sync, tasks, xids
 from conversations.models import Conversation, SyncState
 from dmreader import accounts
 
@@ -81,6 +81,7 @@ def _inbox(request: HttpRequest) -> HttpResponse:
         context["sync"].status = SyncState.RUNNING  # what request_sync just wrote
     context["account"] = accounts.account_of(request.user)
     context["encrypted_note"] = request.COOKIES.get(ENCRYPTED_NOTE_COOKIE) != "hidden"
+    context["gaps"] = [gaps.sentence(g) for g in queries.history_gaps(request.user)]
     return render(request, "inbox.html#inbox-body" if request.htmx else "inbox.html", context)
 
 
@@ -207,7 +208,10 @@ def _conversation_context(
         "conversation": convo,
         "title": rendering.conversation_title(participants, me),
         "others": [p for p in participants if p.x_id != me],
-        "blocks": rendering.timeline(reading.page.events, people, me, group=convo.is_group),
+        "blocks": gaps.place(
+            rendering.timeline(reading.page.events, people, me, group=convo.is_group),
+            list(queries.history_gaps(request.user, convo)),
+        ),
         "oldest": reading.oldest,
         # What a fetch from X must come before: the oldest shown, or on an empty older page, the
         # event it was older than.

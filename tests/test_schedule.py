@@ -97,6 +97,10 @@ def test_a_person_signs_in_leaves_and_the_cache_keeps_filling(sandbox, tmp_path)
     worker = start(env, "db_worker", "--no-startup-delay", "--no-reload", "--interval", "0.2")
     scheduler = start(env, "scheduler", "--tick", "0.2")
     try:
+        wait_for(
+            lambda: SyncState.objects.filter(owner=jonas, last_success_at__isnull=False).exists(),
+            what="the sign-in's sync",
+        )
         for text in ("Are you still there?", "Back from the mountains!"):
             sent = sandbox.admin(
                 "POST",
