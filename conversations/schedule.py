@@ -85,10 +85,8 @@ def sync_if_stale(owner_id: int, state: SyncState | None) -> bool:
     """A person opening the inbox after more than an interval away gets a sync at once rather
     than at the account's next slot. True if one was requested."""
     now = timezone.now()
-    if state is None or state.status in (SyncState.RUNNING, SyncState.NEEDS_REAUTH):
-        return False
-    if state.retry_at and state.retry_at > now:
-        return False  # a sync is already due by itself (rate limit or backoff)
+    if state is None or state.status != SyncState.IDLE:
+        return False  # under way, or due again by itself (rate limit, backoff), or refused
     last = state.last_success_at or state.last_started_at
     if last is not None and now - last < interval():
         return False

@@ -413,11 +413,11 @@ def test_hostile_seeded_texts_render_as_text(maya):
 # Query counts --------------------------------------------------------------------------------
 
 # Session, user, x_account (the header), SyncState; conversations, their participants, the last
-# events' media and shared posts: the same for 7 conversations or 700.
-INBOX_QUERIES = 8
+# events' media and shared posts, the inbox's history gaps: the same for 7 conversations or 700.
+INBOX_QUERIES = 9
 # Session, user, x_account; the conversation and its participants; 51 events with their senders,
-# their media, and their shared posts with authors.
-CONVERSATION_QUERIES = 8
+# their media, and their shared posts with authors; the conversation's history gaps.
+CONVERSATION_QUERIES = 9
 OLDER_QUERIES = CONVERSATION_QUERIES + 1  # the anchor event
 # At the oldest cached page: whether X has anything older (queries.history_exhausted), unless the
 # page holds a group's creation (its beginning, known without asking).
