@@ -13,7 +13,7 @@ def analyze(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("conversations", "0004_sync_watermark_lease_retry")]
+    dependencies = [("conversations", "0005_schedule_and_gaps")]
 
     operations = [
         # from:@user newest first (search._scoped filters sender_x_id): the sender's events in
