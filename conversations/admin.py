@@ -35,6 +35,7 @@ from conversations.models import (
     SharedPost,
     SyncRun,
     SyncState,
+    UnstoredEvent,
     XUser,
 )
 from conversations.tasks import request_sync
@@ -565,6 +566,37 @@ class SyncRunAdmin(CachedRowAdmin):
     @admin.display(description="error")
     def error_text(self, obj: SyncRun) -> str:
         return format_html("<pre>{}</pre>", obj.error) if obj.error else "-"
+
+
+@admin.register(UnstoredEvent)
+class UnstoredEventAdmin(CachedRowAdmin):
+    """Events the database refused even one by one (conversations/store.py), kept with X's payload
+    and the reason so an operator can see what the cache is missing and why."""
+
+    list_display = ("last_failed_at", "account", "x_id", "conversation_x_id", "short_reason")
+    list_select_related = ("owner",)
+    list_filter = (("owner", AccountFilter),)
+    search_help_text = "An event id."
+    fields = (
+        "account",
+        "x_id",
+        "conversation_x_id",
+        "first_failed_at",
+        "last_failed_at",
+        "reason",
+        "payload_json",
+    )
+
+    @admin.display(description="reason")
+    def short_reason(self, obj: UnstoredEvent) -> str:
+        return Truncator(obj.reason).chars(80)
+
+    @admin.display(description="payload (as X sent it)")
+    def payload_json(self, obj: UnstoredEvent) -> str:
+        try:
+            return pretty_json(json.loads(obj.payload))
+        except ValueError:
+            return format_html("<pre>{}</pre>", obj.payload)
 
 
 # The account admin is dmreader's (tokens only); its sync columns and actions are added here, where

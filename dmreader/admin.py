@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from dmreader import accounts
 from dmreader.admin_tables import CappedCountPaginator, account_link, capped_count
 from dmreader.models import Heartbeat, XAccount
 
@@ -185,9 +186,9 @@ class UserAdmin(auth_admin.UserAdmin):
             for user in users
         ]
         counts = {User._meta.verbose_name_plural: len(users)}
-        accounts = capped_count(XAccount.objects.filter(user_id__in=owner_ids))
-        if accounts:
-            counts[XAccount._meta.verbose_name_plural] = accounts
+        x_accounts = capped_count(XAccount.objects.filter(user_id__in=owner_ids))
+        if x_accounts:
+            counts[XAccount._meta.verbose_name_plural] = x_accounts
         owned = (
             (
                 model._meta.verbose_name_plural,
