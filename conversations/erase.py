@@ -10,7 +10,7 @@ import logging
 
 from django.db import models, transaction
 
-from conversations import media
+from conversations import media, uploads
 from conversations.models import DmEvent
 from dmreader import accounts
 
@@ -20,7 +20,8 @@ BATCH_SIZE = 2000
 
 
 def erase_owner(owner_id: int, *, batch_size: int = BATCH_SIZE) -> dict[str, int]:
-    """Delete every row of this app owned by `owner_id`, then their cached media files. Returns
+    """Delete every row of this app owned by `owner_id`, then their cached media files and
+    uploads. Returns
     the count deleted per model (the media files under "media files")."""
     deleted = {}
     # Events first: they are nearly all of it, and deleting them first leaves the conversations,
@@ -33,6 +34,7 @@ def erase_owner(owner_id: int, *, batch_size: int = BATCH_SIZE) -> dict[str, int
             model.objects.filter(owner_id=owner_id), batch_size
         )
     deleted["media files"] = media.delete_owner_files(owner_id)
+    uploads.delete_owner_files(owner_id)  # archives uploaded for import and not yet imported
     logger.info("Erased the cache of user %s: %s", owner_id, deleted)
     return deleted
 

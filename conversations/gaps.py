@@ -10,9 +10,10 @@ from conversations.rendering import Block
 
 
 def sentence(gap: HistoryGap) -> str:
+    """What happened; templates/history_gap.html adds the way out (a link to the Import page)."""
     return (
         f"Messages from {_day(gap.after_at)} to {_day(gap.before_at)} could not be fetched: "
-        "X keeps only the last 30 days. Import your X archive to fill this gap."
+        "X keeps only the last 30 days."
     )
 
 

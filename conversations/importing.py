@@ -77,17 +77,19 @@ def import_file(
     for event in archive.events_of(data_file):
         batch.append(event)
         if len(batch) >= batch_size:
-            _store_batch(owner_id, batch, imported)
+            store_batch(owner_id, batch, imported)
             batch = []
             if on_progress:
                 on_progress(archive.progress, imported)
     if batch:
-        _store_batch(owner_id, batch, imported)
+        store_batch(owner_id, batch, imported)
     if on_progress:
         on_progress(archive.progress, imported)
 
 
-def _store_batch(owner_id: int, batch: list[ArchiveEvent], imported: Imported) -> None:
+def store_batch(owner_id: int, batch: list[ArchiveEvent], imported: Imported) -> None:
+    """Write a batch of the archive's events through the store (the Import page's worker commits
+    each batch with its progress: import_jobs.py)."""
     batch = _without_known_membership(owner_id, batch)
     events = [event_data(e) for e in batch]
     media = [m for e in batch for m in media_data(e)]

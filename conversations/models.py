@@ -319,3 +319,92 @@ class HistoryGap(models.Model):
 
     def __str__(self) -> str:
         return f"gap of user {self.owner_id}: {self.after_at:%Y-%m-%d} to {self.before_at:%Y-%m-%d}"
+
+
+class ImportJob(models.Model):
+    """An X archive a person uploaded on the Import page, imported by the task worker
+    (conversations/import_jobs.py): where it stands, for the progress bar, and where it resumes.
+
+    The upload lies on disk under IMPORT_DIR/<owner>/ until the job ends (done or failed), then it
+    is deleted. A job runs in two passes: it reads the whole archive once without storing anything
+    (so a damaged archive is refused with the cache as it was, and the totals are known), then
+    stores its events in batches, each committed with `messages_done`; a worker that dies leaves
+    the lease to run out and a check-back resumes from there (tasks.resume_import)."""
+
+    QUEUED, CHECKING, IMPORTING, DONE, FAILED = "queued", "checking", "importing", "done", "failed"
+    STATUSES = [
+        (QUEUED, "Waiting for the worker"),
+        (CHECKING, "Checking the archive"),
+        (IMPORTING, "Importing"),
+        (DONE, "Imported"),
+        (FAILED, "Failed"),
+    ]
+    UNFINISHED = (QUEUED, CHECKING, IMPORTING)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    # The upload under IMPORT_DIR: the ZIP, or the folder of data files; "" once deleted.
+    path = models.CharField(max_length=500, blank=True)
+    file_name = models.CharField(max_length=255)  # what the person uploaded, as shown
+    size = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=STATUSES, default=QUEUED)
+    # The first pass: bytes of the DM data files read (uncompressed).
+    bytes_read = models.PositiveBigIntegerField(default=0)
+    bytes_total = models.PositiveBigIntegerField(default=0)
+    # The second pass. "Messages" are the archive's DM events (joins and renames included);
+    # messages_done is committed with each batch's rows: the resume point.
+    conversations_done = models.PositiveIntegerField(default=0)
+    conversations_total = models.PositiveIntegerField(default=0)
+    messages_done = models.PositiveBigIntegerField(default=0)
+    messages_total = models.PositiveBigIntegerField(default=0)
+    messages_new = models.PositiveBigIntegerField(default=0)  # not in the cache before
+    # The archive holds everything up to here (its generation date, or its newest event): the
+    # history gaps that end before it are closed once the import is done.
+    covered_until = models.DateTimeField(null=True, blank=True)
+    gaps_closed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Where this run of the current pass began, for the time left (a resumed run starts anew).
+    run_started_at = models.DateTimeField(null=True, blank=True)
+    run_started_done = models.PositiveBigIntegerField(default=0)
+    # One worker at a time: the runner renews this while it works; a dead one's runs out.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # The Import page: an owner's jobs, newest first.
+            models.Index(fields=["owner", "-created_at"], name="importjob_owner_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of user {self.owner_id}: {self.status}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in self.UNFINISHED
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.DONE:
+            return 100
+        if self.status == self.CHECKING:
+            return min(99, self.bytes_read * 100 // self.bytes_total) if self.bytes_total else 0
+        if self.status == self.IMPORTING and self.messages_total:
+            return min(99, self.messages_done * 100 // self.messages_total)
+        return 0
+
+    @property
+    def seconds_left(self) -> int | None:
+        """From this run's pace so far; None until there is one to go by."""
+        if self.status not in (self.CHECKING, self.IMPORTING) or self.run_started_at is None:
+            return None
+        if self.status == self.CHECKING:
+            done, total, since = self.bytes_read, self.bytes_total, 0
+        else:
+            done, total, since = self.messages_done, self.messages_total, self.run_started_done
+        elapsed = (timezone.now() - self.run_started_at).total_seconds()
+        if done <= since or elapsed < 1:
+            return None
+        return int((total - done) * elapsed / (done - since))

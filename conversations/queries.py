@@ -13,6 +13,7 @@ from conversations.models import (
     Conversation,
     DmEvent,
     HistoryGap,
+    ImportJob,
     Media,
     SharedPost,
     SyncState,
@@ -265,3 +266,20 @@ def events_in_order(
 def history_gaps(owner: AbstractBaseUser, conversation: Conversation | None = None):
     """Gaps X no longer holds (HistoryGap): the inbox's own, or one conversation's, oldest first."""
     return HistoryGap.objects.filter(owner=owner, conversation=conversation).order_by("after_at")
+
+
+IMPORTS_LISTED = 20
+
+
+def import_jobs(owner: AbstractBaseUser) -> QuerySet[ImportJob]:
+    """The owner's archive imports, newest first (the Import page's list)."""
+    return ImportJob.objects.filter(owner=owner).order_by("-created_at", "-pk")
+
+
+def import_job(owner: AbstractBaseUser, job_id: int) -> ImportJob:
+    """The owner's import, or 404: another account's is as unknown as a made-up one."""
+    return get_object_or_404(ImportJob, owner=owner, pk=job_id)
+
+
+def import_under_way(owner: AbstractBaseUser) -> ImportJob | None:
+    return import_jobs(owner).filter(status__in=ImportJob.UNFINISHED).first()

@@ -30,6 +30,7 @@ from conversations import search, xids
 from conversations.models import (
     Conversation,
     DmEvent,
+    HistoryGap,
     Media,
     SharedPost,
     UnstoredEvent,
@@ -132,6 +133,14 @@ def storable_json(value):
     if isinstance(value, list):
         return [storable_json(v) for v in value]
     return value
+
+
+def close_gaps(owner_id: int, covered_until: datetime) -> int:
+    """An imported archive holds every DM up to `covered_until` (its generation date, or its newest
+    event): the gaps it covers, the inbox's and each conversation's, are filled and go. Returns
+    how many were closed."""
+    deleted, _ = HistoryGap.objects.filter(owner_id=owner_id, before_at__lte=covered_until).delete()
+    return deleted
 
 
 def refresh_statistics() -> None:

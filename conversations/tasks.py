@@ -2,6 +2,8 @@
 work itself is in sync.py; here is only when it runs again.
 
 - A sync that waits for X's rate limit or failed runs again by itself at SyncState.retry_at.
+- An import from the Import page (import_jobs.py) leaves the same kind of check-back: run_import
+  queued again for when its lease would run out resumes it if its worker died.
 - A worker may die mid-sync (killed, redeployed). Its lease runs out within a minute (sync.py)
   and every sync task leaves a cheap check-back (`resume_sync`) due just after that: if the sync
   is still unfinished and nobody holds the lease, the check-back resumes it from its saved cursor.
@@ -17,10 +19,11 @@ from django.tasks import task
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from conversations import sync
-from conversations.models import SyncState
+from conversations import import_jobs, sync
+from conversations.models import ImportJob, SyncState
 
 SYNC_TASKS = ("conversations.tasks.sync_account", "conversations.tasks.resume_sync")
+IMPORT_TASK = "conversations.tasks.run_import"
 READY, RUNNING, FAILED = "READY", "RUNNING", "FAILED"
 
 
@@ -129,3 +132,32 @@ def _fail_abandoned(owner_id: int, current) -> None:
 
 class WorkerDied(Exception):
     """Recorded on a task row whose worker died (never raised): what its traceback says."""
+
+
+def request_import(job_id: int) -> None:
+    """Queue the import once its row is committed (the worker must see it)."""
+    transaction.on_commit(lambda: run_import.enqueue(job_id))
+
+
+@task()
+def run_import(job_id: int) -> str:
+    """Run the import, or look again later: this same task, queued for when the lease of the run
+    under way would run out, is the check-back that resumes it should its worker die."""
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or job.finished:
+        return job.status if job else "gone"
+    now = timezone.now()
+    if job.lease_until and job.lease_until >= now:
+        _check_back_import(job_id, at=job.lease_until + timedelta(seconds=1))
+        return "busy"
+    _check_back_import(job_id, at=now + import_jobs.lease() + timedelta(seconds=1))
+    return import_jobs.run(job_id)
+
+
+def _check_back_import(job_id: int, *, at) -> None:
+    """As _check_back: not when one is queued for then or sooner."""
+    sooner = DBTaskResult.objects.filter(
+        task_path=IMPORT_TASK, status=READY, args_kwargs__args__0=job_id, run_after__lte=at
+    )
+    if not sooner.exists():
+        run_import.using(run_after=at).enqueue(job_id)

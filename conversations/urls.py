@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from conversations import views
+from conversations import import_views, views
 
 # The reader, under the "conversations" namespace.
 reader = (
@@ -13,6 +13,9 @@ reader = (
         path("notes/encrypted/hide/", views.hide_encrypted_note, name="hide_encrypted_note"),
         path("media/<str:media_key>/<str:kind>/", views.media_file, name="media"),
         path("avatar/<str:x_id>/", views.avatar, name="avatar"),
+        path("import/", import_views.import_page, name="import"),
+        path("import/upload/", import_views.upload, name="import_upload"),
+        path("import/<int:job_id>/", import_views.import_job, name="import_job"),
     ],
     "conversations",
 )

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
 
 class NulInRequest(SuspiciousOperation):
@@ -22,8 +23,8 @@ def reject_nul(get_response: Callable[[HttpRequest], HttpResponse]):
     def middleware(request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path or _has_nul(request.GET):
             raise NulInRequest("NUL in the URL")
-        if request.method == "POST" and _has_nul(request.POST):
-            raise NulInRequest("NUL in the form")
+        if request.method == "POST" and not _parses_its_own_upload(request):
+            check_form(request.POST)
         if any("\x00" in name or "\x00" in value for name, value in request.COOKIES.items()):
             # A quoted cookie may spell NUL as "\000". Dropped rather than refused: the browser
             # would send it again with every request, locking the person out until it expires.
@@ -35,6 +36,28 @@ def reject_nul(get_response: Callable[[HttpRequest], HttpResponse]):
         return get_response(request)
 
     return middleware
+
+
+def parses_its_own_upload(view: Callable) -> Callable:
+    """Mark a view that reads its request body itself, with its own upload handlers (an upload
+    of several GB streamed to its folder on disk): reading request.POST here first would parse the
+    body with Django's default handlers before the view could choose. The view must call
+    `check_form(request.POST)` once it has read it."""
+    view.parses_its_own_upload = True
+    return view
+
+
+def check_form(data) -> None:
+    if _has_nul(data):
+        raise NulInRequest("NUL in the form")
+
+
+def _parses_its_own_upload(request: HttpRequest) -> bool:
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return getattr(match.func, "parses_its_own_upload", False)
 
 
 def _has_nul(data) -> bool:

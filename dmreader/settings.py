@@ -189,6 +189,11 @@ STORAGES = {
     },
 }
 MEDIA_CACHE_DIR = Path(env_str("MEDIA_CACHE_DIR", str(BASE_DIR / "var" / "media-cache")))
+# X archives uploaded on the Import page wait here (one folder per person) until the worker has
+# imported them, then are deleted: the web server and the workers must share it (compose.yaml).
+IMPORT_DIR = Path(env_str("IMPORT_DIR", str(BASE_DIR / "var" / "imports")))
+# The largest upload taken (bytes). X's archive holds every post's media too: several GB is usual.
+IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 20 * 1024**3)
 # Fetched media is cached on the filesystem at MEDIA_CACHE_DIR (conversations/media.py), or with
 # MEDIA_STORAGE=s3 in an S3-compatible bucket that every app server shares (django-storages).
 MEDIA_STORAGE = env_str("MEDIA_STORAGE", "filesystem")
