@@ -21,8 +21,7 @@ BATCH_SIZE = 2000
 
 def erase_owner(owner_id: int, *, batch_size: int = BATCH_SIZE) -> dict[str, int]:
     """Delete every row of this app owned by `owner_id`, then their cached media files and
-    uploads. Returns
-    the count deleted per model (the media files under "media files")."""
+    uploads. Returns the count deleted per model (the media files under "media files")."""
     deleted = {}
     # Events first: they are nearly all of it, and deleting them first leaves the conversations,
     # users and media small and unreferenced.

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -104,7 +105,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 def _too_big(limit: int) -> str:
     return (
-        f"That file is larger than the {limit / 1024**3:.0f} GB this server takes. Choose "
+        f"That file is larger than the {filesizeformat(limit)} this server takes. Choose "
         "manifest.js and the direct-messages files from the archive's data folder instead."
     )
 

@@ -15,7 +15,7 @@ from tests.signin_helpers import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SENTENCE = "could not be fetched: X keeps only the last 30 days. Import your X archive"
+SENTENCE = "could not be fetched: X keeps only the last 30 days."
 
 
 @pytest.fixture
