@@ -402,7 +402,7 @@ def test_a_bad_archive_gets_its_message_on_the_job_page_and_leaves_the_cache_as_
 
 
 def test_data_files_without_their_manifest_are_refused_at_once(maya, import_dir):
-    client, owner = maya
+    client, _ = maya
     response = upload(client, ("direct-messages.js", b"window.YTD.direct_messages.part0 = []"))
     assert response.status_code == 400
     assert "Choose manifest.js too" in response.content.decode()
@@ -415,7 +415,7 @@ def test_an_upload_past_the_size_limit_is_refused_before_it_is_read(maya, settin
     settings.IMPORT_MAX_UPLOAD_BYTES = 4000
     response = upload(client, ("archive.zip", b"x" * 5000))
     assert response.status_code == 413
-    assert "larger than the 3.9 KB this server takes" in response.content.decode()
+    assert "larger than the 3.9\xa0KB this server takes" in response.content.decode()
     assert not ImportJob.objects.exists()
     assert not [p for p in import_dir.rglob("*") if p.is_file()]
 
