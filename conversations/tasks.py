@@ -135,8 +135,15 @@ class WorkerDied(Exception):
 
 
 def request_import(job_id: int) -> None:
-    """Queue the import once its row is committed (the worker must see it)."""
-    transaction.on_commit(lambda: run_import.enqueue(job_id))
+    """Queue the import once its row is committed (the worker must see it), and a check-back:
+    should the worker die after claiming the task but before the import takes its lease, nothing
+    else would ever look again."""
+
+    def enqueue() -> None:
+        run_import.enqueue(job_id)
+        _check_back_import(job_id, at=timezone.now() + import_jobs.lease() + timedelta(seconds=1))
+
+    transaction.on_commit(enqueue)
 
 
 @task()
