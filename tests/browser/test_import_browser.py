@@ -94,7 +94,15 @@ def test_an_imported_archive_reads_scrolls_and_searches_like_the_rest(
     page.emulate_media(color_scheme="light")
     gap.get_by_role("link", name="Import your X archive").click()
     expect(page.get_by_role("heading", name="Import your X archive")).to_be_visible()
-    page.get_by_label(re.compile("The archive of @maya_reads")).set_input_files(archive.path)
+    chooser = page.get_by_label(re.compile("The archive of @maya_reads"))
+    # A refused upload says why on the form itself (import.js), and nothing is queued.
+    data_file = tmp_path / "direct-messages.js"
+    data_file.write_text("window.YTD.direct_messages.part0 = []")
+    chooser.set_input_files(data_file)
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page.locator(".upload-line")).to_contain_text("Choose manifest.js too")
+    assert not ImportJob.objects.exists()
+    chooser.set_input_files(archive.path)
     screenshot(page, "import-page")
     page.get_by_role("button", name="Upload and import").click()
     expect(page.get_by_text("Waiting for the worker to start")).to_be_visible()
