@@ -139,6 +139,9 @@ def test_an_imported_archive_reads_scrolls_and_searches_like_the_rest(
     job = ImportJob.objects.get(owner_id=maya.user_id)
     assert job.status == ImportJob.DONE and job.path == "" and job.gaps_closed == 1
     screenshot(page, "import-done")
+    page.emulate_media(color_scheme="dark")
+    viewport_shot(page, "import-done-dark")
+    page.emulate_media(color_scheme="light")
 
     page.get_by_role("link", name="Go to your messages").click()
     expect(page.get_by_role("heading", name="Messages")).to_be_visible()
