@@ -64,7 +64,9 @@ def has_sender(event: Event) -> bool:
     return bool(event.sender_id) and event.event_type != Event.PARTICIPANTS_LEAVE
 
 
-def event_object(event: Event, fields: frozenset[str], names: Names = TWEET_NAMES) -> dict:
+def event_object(
+    event: Event, fields: frozenset[str], names: Names = TWEET_NAMES, *, base_url: str
+) -> dict:
     """Default fields per type, then requested fields only where they apply (docs/x-api.md §3.3)."""
     message = event.event_type == Event.MESSAGE_CREATE
     data = {"id": str(event.id), "event_type": event.event_type}
@@ -81,13 +83,25 @@ def event_object(event: Event, fields: frozenset[str], names: Names = TWEET_NAME
         optional |= {
             "attachments": {"media_keys": list(event.media_keys)} if event.media_keys else None,
             "referenced_tweets": [{"id": str(tid)} for tid in event.referenced_tweet_ids] or None,
-            "entities": {k: event.entities[k] for k in ENTITY_KINDS if event.entities.get(k)}
-            or None,
+            "entities": _event_entities(event, base_url),
         }
     present = _present(optional, fields)
     if "referenced_tweets" in present:
         present[names.referenced] = present.pop("referenced_tweets")
     return data | present
+
+
+def _event_entities(event: Event, base_url: str) -> dict | None:
+    entities = {k: event.entities[k] for k in ENTITY_KINDS if event.entities.get(k)}
+    if "urls" in entities:
+        # A link card's pictures are stored as paths on the sandbox (seed.card_images).
+        entities["urls"] = [
+            url | {"images": [i | {"url": base_url + i["url"][1:]} for i in url["images"]]}
+            if url.get("images")
+            else url
+            for url in entities["urls"]
+        ]
+    return entities or None
 
 
 # Users, media, posts --------------------------------------------------------------------------------
@@ -335,14 +349,16 @@ def events_body(events: list[Event], query: DmQuery, base_url: str, meta: dict) 
     body = _with_includes({}, events, query, base_url)
     if events:
         fields = query.event_fields | implied_event_fields(query.expansions)
-        body = {"data": [event_object(e, fields, query.names) for e in events]} | body
+        body = {
+            "data": [event_object(e, fields, query.names, base_url=base_url) for e in events]
+        } | body
     return body | {"meta": meta}
 
 
 def event_body(event: Event, query: DmQuery, base_url: str) -> dict:
     """GET /2/dm_events/{event_id}: `data` is the one event and there is no `meta` (§2.2)."""
     fields = query.event_fields | implied_event_fields(query.expansions)
-    body = {"data": event_object(event, fields, query.names)}
+    body = {"data": event_object(event, fields, query.names, base_url=base_url)}
     return _with_includes(body, [event], query, base_url)
 
 
@@ -407,7 +423,7 @@ def ground_truth(user: User, base_url: str = "/") -> dict:
             }
             for c in conversations
         ],
-        "events": [event_object(e, EVERYTHING.event_fields) for e in events],
+        "events": [event_object(e, EVERYTHING.event_fields, base_url=base_url) for e in events],
         "users": [
             user_object(u, all_user_fields, base_url, latest_post=latest.get(u.id))
             | {"gone": u.gone}
