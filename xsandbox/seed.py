@@ -814,7 +814,7 @@ def _url_entity(start: int, short: str, url: str) -> dict:
 def card_images(url: str) -> list[dict]:
     """The pictures of a link's card, as X sends them in a url entity: the original and a 150px
     square (pbs.twimg.com/news_img/…?name=orig|150x150). Paths on the sandbox's own /media/ route,
-    made absolute when rendered (render.event_object), like every other media URL."""
+    made absolute when rendered (render.with_card_images), like every other media URL."""
     name = f"card_{zlib.crc32(url.encode()):08x}.jpg"
     return [
         {"url": f"/media/{name}?format=jpg&name=orig", "width": 1200, "height": 675},
