@@ -32,6 +32,8 @@ def gallery(request: HttpRequest, x_id: str) -> HttpResponse:
         "more": "" if page.found_oldest else page.events[-1].x_id,
         "first_page": anchor is None,
     }
+    if anchor is None:
+        context["total"] = queries.media_count(request.user, convo)
     template = "gallery.html#tiles" if anchor is not None and request.htmx else "gallery.html"
     return _varies_on_htmx(render(request, template, context))
 

@@ -308,3 +308,11 @@ def first_event_from(
     events = visible_to(owner).filter(conversation=conversation)
     found = events.filter(created_at__gte=moment).order_by("created_at", "sort_id").first()
     return found or events.order_by("-created_at", "-sort_id").first()
+
+
+def media_count(owner: AbstractBaseUser, conversation: Conversation) -> int:
+    """How many photos, videos and GIFs the conversation's cached messages carry (the gallery's
+    "3 of 57")."""
+    return Media.objects.filter(
+        owner=owner, events__conversation=conversation, events__owner=owner
+    ).count()

@@ -135,9 +135,9 @@ def test_the_gallery_shows_a_conversation_s_media_newest_first_with_what_the_vie
     assert page.status_code == 200
     html = page.content.decode()
     assert tiles(html) == ["3_5", "16_4", "7_3", "3_2"]
-    assert "data-lightbox-group" in html and 'id="lightbox"' in html
+    assert 'data-lightbox-group data-lightbox-total="4"' in html and 'id="lightbox"' in html
     assert 'aria-label="Photo from Ben Okoro, 1 Nov 2026: A cat asleep on a sofa"' in html
-    assert f'data-context="/c/{GROUP}/?around=3#e3"' in html  # "Show in conversation"
+    assert f'data-context="/c/{GROUP}/?around=3#e3"' in html  # "Show in chat"
     assert "▶ 0:12" in html and ">GIF</span>" in html
     # The conversation's header links to it.
     assert f'href="/c/{GROUP}/media/"' in maya.get(f"/c/{GROUP}/").content.decode()
@@ -247,7 +247,7 @@ def test_a_search_result_says_which_conversation_and_shows_links_as_written(maya
     by_id = {re.search(r"#e(\d+)", r).group(1): r for r in result_items(html)}
     assert set(by_id) == {"8", "7"}
     assert "with Ana Lima" in by_id["8"]
-    assert "Ana Lima, Ben Okoro and 1 other" in by_id["7"]
+    assert "in Ana Lima, Ben Okoro and 1 other" in by_id["7"]
     assert "in a group" not in html
     assert "t.co" not in html
     assert "<mark>coffee</mark>.example/menu" in by_id["7"]

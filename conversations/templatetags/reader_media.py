@@ -34,7 +34,7 @@ def media_label(item) -> str:
 
 @register.simple_tag
 def conversation_place(conversation, me: str) -> str:
-    """Where a message is, as a search result says it: a group's title, or "with Ana" for a
+    """Where a message is, as a search result says it: "in" a group's title, or "with Ana" for a
     one-to-one (the conversation's participants are prefetched)."""
     title = rendering.conversation_title(list(conversation.participants.all()), me)
-    return title if conversation.is_group else f"with {title}"
+    return f"in {title}" if conversation.is_group else f"with {title}"

@@ -27,6 +27,17 @@
     return root ? root.querySelector(".gallery-more[hx-get]") : null;
   }
 
+  // "3 of 57": of the whole gallery (its total comes with the page), or of what a thread shows
+  // when it has no more to load; just "3" when the end is not known.
+  function position() {
+    const root = items[at].closest("[data-lightbox-group]");
+    const total = Number(root && root.dataset.lightboxTotal) || 0;
+    if (total > 1) return `${at + 1} of ${Math.max(total, items.length)}`;
+    if (items.length < 2) return "";
+    const more = root && root.querySelector(".gallery-more, .load-older, .load-newer");
+    return more ? `${at + 1}` : `${at + 1} of ${items.length}`;
+  }
+
   function setLink(anchor, href) {
     anchor.hidden = !href;
     if (href) anchor.href = href;
@@ -60,7 +71,7 @@
       video.setAttribute("aria-label", (gif ? "GIF" : "Video") + (alt ? `: ${alt}` : ""));
     }
     $("lightbox-caption").textContent = alt;
-    $("lightbox-count").textContent = items.length > 1 ? `${at + 1} of ${items.length}` : "";
+    $("lightbox-count").textContent = position();
     setLink($("lightbox-download"), link.dataset.download || "");
     setLink($("lightbox-context"), link.dataset.context || "");
     $("lightbox-prev").disabled = at === 0;
@@ -143,7 +154,7 @@
         swiped = false;
         return;
       }
-      const onSomething = event.target.closest("img, video, a, button, .lightbox-bar, .lightbox-caption");
+      const onSomething = event.target.closest("img, video, a, button, .lightbox-bar, .lightbox-foot, .lightbox-caption");
       if (!onSomething) dialog.close();
     });
     dialog.addEventListener("close", () => {
