@@ -112,13 +112,16 @@ def retry_later(owner_id: int, outcome: sync.Outcome) -> None:
 def _fail_abandoned(owner_id: int, current) -> None:
     """Sync task rows of this account left RUNNING by a worker that died. This task just held the
     account's lease, so any sync task of it that started before this one and still says RUNNING
-    is not running (a live one would have found the account busy and ended at once)."""
+    is not running (a live one would have found the account busy and ended at once). The
+    margin spares such a live one that is just ending; it is a fraction of the lease because a
+    dead task's start can be as little as one lease before this one's."""
     started = current.started_at or timezone.now()
+    margin = min(timedelta(seconds=5), sync._lease() / 3)
     DBTaskResult.objects.filter(
         task_path__in=SYNC_TASKS,
         status=RUNNING,
         args_kwargs__args__0=owner_id,
-        started_at__lt=started - timedelta(seconds=5),
+        started_at__lt=started - margin,
     ).exclude(pk=current.id).update(
         status=FAILED,
         finished_at=timezone.now(),

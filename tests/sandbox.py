@@ -1,14 +1,18 @@
 """Driving xsandbox, the local X API, from tests: a real server process on a free port, spoken to
 over HTTP only (the app under test cannot tell it from api.x.com)."""
 
+import atexit
 import base64
 import hashlib
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -25,6 +29,52 @@ ALL_SCOPES = "dm.read tweet.read users.read offline.access"
 _ACCOUNT = re.compile(r'name="account" value="(?P<id>\d+)".*?@(?P<username>\w+)</span>', re.DOTALL)
 
 
+# Seeding a sandbox's world takes seconds and the suite starts about twenty sandboxes: the first
+# start of a run seeds a template that later ones copy (the seed is a pure function of its anchor,
+# so a copy is the world a fresh seed would make, minutes earlier). They share one media cache too:
+# the same anchor gives the same media ids, and each picture or video is then drawn once a run.
+_SHARED = Path(tempfile.mkdtemp(prefix="xsandbox-shared-"))
+atexit.register(shutil.rmtree, _SHARED, ignore_errors=True)
+_TEMPLATE_LOCK = threading.Lock()
+# Settings a sandbox reads only while serving; any other XSANDBOX_* setting may shape its world,
+# so it gets a template of its own.
+_SERVING_ONLY = {
+    "XSANDBOX_DB",
+    "XSANDBOX_MEDIA_DIR",
+    "XSANDBOX_ADMIN_TOKEN",
+    "XSANDBOX_EXTRA_REDIRECT_URIS",
+    "XSANDBOX_RATE_LIMIT",
+    "XSANDBOX_USERS_ME_RATE_LIMIT",
+}
+
+
+def _seeded_template(env: dict) -> Path:
+    shaping = sorted(
+        (k, v) for k, v in env.items() if k.startswith("XSANDBOX_") and k not in _SERVING_ONLY
+    )
+    key = hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
+    template = _SHARED / f"template-{key}.sqlite3"
+    with _TEMPLATE_LOCK:
+        if not template.exists():
+            partial = _SHARED / f"template-{key}.partial.sqlite3"
+            prepare = {
+                **env,
+                "DJANGO_SETTINGS_MODULE": "xsandbox.settings",
+                "XSANDBOX_DB": str(partial),
+            }
+            for command in (["migrate", "--verbosity=0"], ["seed_sandbox", "--if-empty"]):
+                subprocess.run(
+                    [sys.executable, "-m", "django", *command],
+                    cwd=REPO,
+                    env=prepare,
+                    check=True,
+                    capture_output=True,
+                    timeout=300,
+                )
+            partial.rename(template)
+    return template
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,7 +89,7 @@ class Sandbox:
         self.env = {
             **os.environ,
             "XSANDBOX_DB": str(workdir / "xsandbox.sqlite3"),
-            "XSANDBOX_MEDIA_DIR": str(workdir / "media"),
+            "XSANDBOX_MEDIA_DIR": str(_SHARED / "media"),
             "XSANDBOX_ADMIN_TOKEN": ADMIN_TOKEN,
             "XSANDBOX_EXTRA_REDIRECT_URIS": TEST_REDIRECT_URI,
             **env,
@@ -50,6 +100,9 @@ class Sandbox:
 
     def start(self, timeout: float = 90) -> "Sandbox":
         self.workdir.mkdir(parents=True, exist_ok=True)
+        database = Path(self.env["XSANDBOX_DB"])
+        if not database.exists():
+            shutil.copyfile(_seeded_template(self.env), database)
         log = (self.workdir / "sandbox.log").open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "xsandbox", "--port", str(self.port), "--quiet"],

@@ -66,7 +66,12 @@ def project(obj: dict, fields: set[str]) -> dict:
 
 
 def assert_cache_equals(owner, truth: dict) -> None:
-    events = {e.x_id: e for e in DmEvent.objects.filter(owner=owner)}
+    events = {
+        e.x_id: e
+        for e in DmEvent.objects.filter(owner=owner)
+        .select_related("conversation")
+        .prefetch_related("media", "shared_posts")
+    }
     assert set(events) == {e["id"] for e in truth["events"]}
     for expected in truth["events"]:
         cached = events[expected["id"]]
