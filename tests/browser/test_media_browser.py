@@ -130,7 +130,7 @@ def test_the_gallery_and_its_lightbox_by_keys_swipe_and_on_a_phone(
 
     page.keyboard.press("Escape")
     expect(lightbox).not_to_have_attribute("open", "")
-    assert shown.evaluate("a => document.activeElement === a")  # focus back where it was
+    expect(shown).to_be_focused()  # back where it was (on the dialog's close event)
     expect(page).to_have_url(re.compile(rf"/c/{THEO}/media/$"))
 
     # From the last tile of a page, the next one comes from the gallery's next page.
