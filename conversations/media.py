@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 MAX_MEDIA_BYTES = 100_000_000
 MAX_AVATAR_BYTES = 2_000_000
+MAX_LINK_IMAGE_BYTES = 5_000_000
 
 # X's CDNs, plus wherever X_API_BASE_URL points (the sandbox serves media itself).
 X_MEDIA_HOSTS = {"pbs.twimg.com", "video.twimg.com", "ton.twitter.com", "api.x.com"}
@@ -134,6 +135,35 @@ def file_response(item: Media, kind: str, account: XAccount | None) -> HttpRespo
                 return HttpResponseNotFound("Sign in again to load this photo")
         return proxy(url, owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES, token=token)
     return HttpResponseNotFound("No such media file")
+
+
+# A download is named after the media and what its first bytes are (media._sniffed).
+_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+
+
+def download_response(item: Media, account: XAccount | None) -> HttpResponse:
+    """The original of a photo, or a video's or GIF's MP4, as a file to save (`Content-Disposition:
+    attachment`), named after its media key."""
+    response = file_response(item, "full" if item.type == Media.PHOTO else "video", account)
+    if response.status_code != 200:
+        return response
+    content_type = response["Content-Type"]
+    extension = _EXTENSIONS.get(content_type, "mp4" if content_type == "video/mp4" else "bin")
+    # media keys are X's "3_123…": digits and "_", safe in a header as they are.
+    name = "".join(c for c in item.media_key if c.isascii() and (c.isalnum() or c == "_"))
+    response["Content-Disposition"] = f'attachment; filename="dm-{name}.{extension}"'
+    return response
+
+
+def link_image(url: str, *, owner_id: int) -> HttpResponse:
+    """A link card's picture (X's news_img host, pbs.twimg.com), or a neutral placeholder when it
+    can't be had, so a card never shows a broken image."""
+    response = proxy(url, owner_id=owner_id, max_bytes=MAX_LINK_IMAGE_BYTES) if url else None
+    if response is not None and response.status_code == 200:
+        if response["Content-Type"].startswith("image/"):
+            return response
+        response.close()  # a video or anything else is no card picture
+    return HttpResponseRedirect(static("img/link.svg"))
 
 
 def image_or_placeholder(url: str, *, owner_id: int) -> HttpResponse:

@@ -3,9 +3,10 @@ never build a queryset of cached messages themselves."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from conversations import xids
@@ -283,3 +284,53 @@ def import_job(owner: AbstractBaseUser, job_id: int) -> ImportJob:
 
 def import_under_way(owner: AbstractBaseUser) -> ImportJob | None:
     return import_jobs(owner).filter(status__in=ImportJob.UNFINISHED).first()
+
+
+# Media and links ----------------------------------------------------------------------------------
+
+GALLERY_PAGE = 30
+
+
+def media_events(
+    owner: AbstractBaseUser,
+    conversation: Conversation,
+    before: DmEvent | None = None,
+    limit: int | None = None,
+) -> Page:
+    """The conversation's messages that carry photos, videos or GIFs, NEWEST first (a gallery
+    reads back in time), `limit` at a time below `before`: keyset on (created_at, sort_id) as the
+    thread pages, with the media in one more query. `found_oldest`: no older page."""
+    limit = limit or GALLERY_PAGE
+    attached = DmEvent.media.through.objects.filter(dmevent_id=OuterRef("pk"))
+    events = visible_to(owner).filter(Exists(attached), conversation=conversation)
+    if before is not None:
+        events = events.filter(older_than(before.created_at, before.sort_id))
+    rows = list(
+        events.select_related("sender")
+        .prefetch_related(Prefetch("media", queryset=Media.objects.order_by("pk")))
+        .order_by("-created_at", "-sort_id")[: limit + 1]
+    )
+    return Page(events=rows[:limit], found_oldest=len(rows) <= limit, found_newest=before is None)
+
+
+def message(owner: AbstractBaseUser, x_id: str) -> DmEvent:
+    """One of the owner's cached events by its X id, or 404 (a link card's picture names it)."""
+    return get_object_or_404(visible_to(owner), x_id=x_id)
+
+
+def first_event_from(
+    owner: AbstractBaseUser, conversation: Conversation, moment: datetime
+) -> DmEvent | None:
+    """The conversation's first cached event at or after `moment` (jump to a date); past its
+    newest, the newest one; None for a conversation with nothing cached."""
+    events = visible_to(owner).filter(conversation=conversation)
+    found = events.filter(created_at__gte=moment).order_by("created_at", "sort_id").first()
+    return found or events.order_by("-created_at", "-sort_id").first()
+
+
+def media_count(owner: AbstractBaseUser, conversation: Conversation) -> int:
+    """How many photos, videos and GIFs the conversation's cached messages carry (the gallery's
+    "3 of 57")."""
+    return Media.objects.filter(
+        owner=owner, events__conversation=conversation, events__owner=owner
+    ).count()

@@ -23,10 +23,10 @@ GROUP_GAP = timedelta(minutes=10)
 # of messages reads as one moment, a conversation that went on for minutes shows when.
 TIME_GAP = timedelta(minutes=3)
 # ASCII digits only, as every X id (xids): \d would also match "²" or "٤".
-_POST_URL = re.compile(r"^https?://(?:www\.)?(?:x|twitter)\.com/[^/]+/status/([0-9]+)")
+POST_URL = re.compile(r"^https?://(?:www\.)?(?:x|twitter)\.com/[^/]+/status/([0-9]+)")
 
 
-def _safe_url(url: object) -> str:
+def safe_url(url: object) -> str:
     """`url` if it is an http(s) link to somewhere, else "" (javascript:, data:, junk)."""
     if not isinstance(url, str):
         return ""
@@ -62,8 +62,8 @@ def _spans(text: str, entities: dict, hidden_posts: set[str]) -> list[_Span]:
     Mentions, hashtags and cashtags keep the text as written; only their link comes from X."""
     found: list[tuple[object, object, str, str | None]] = []  # label None: the text itself
     for entity in _objects(entities.get("urls")):
-        target = _safe_url(entity.get("unwound_url")) or _safe_url(entity.get("expanded_url"))
-        post = _POST_URL.match(target)
+        target = safe_url(entity.get("unwound_url")) or safe_url(entity.get("expanded_url"))
+        post = POST_URL.match(target)
         if entity.get("media_key") or (post and post.group(1) in hidden_posts):
             # Shown as the attachment or the post card instead, as on X.
             found.append((entity.get("start"), entity.get("end"), "", ""))

@@ -18,14 +18,14 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from conversations import queries, xids
-from conversations.models import Conversation, DmEvent, Media, XUser
+from conversations import queries, rendering, xids
+from conversations.models import Conversation, DmEvent, Media, SharedPost, XUser
 from dmreader import accounts
 
 PAGE = 20
@@ -163,10 +163,11 @@ def _text(value: str, *, phrase: bool) -> Text | None:
 # the newest hundred are what a person looking back through their DMs is after.
 BEST_CANDIDATES = 100
 # What a page shows of an event, its conversation and its sender (search.html): the rest of the
-# row (raw payloads, entities) is never read for a result.
+# row (raw payloads) is never read for a result. Entities turn t.co links back into what they show.
 _RESULT_FIELDS = [
     "x_id",
     "text",
+    "entities",
     "created_at",
     "sort_id",
     "sender_x_id",
@@ -234,16 +235,33 @@ def run(
         .filter(pk__in=[f.pk for f in found[:limit]])
         .select_related("conversation", "sender")
         .only(*_RESULT_FIELDS)
+        # Where each result is (its conversation's title) and what it carries, in bulk.
+        .prefetch_related(
+            Prefetch("conversation__participants", queryset=XUser.objects.only(*_PERSON_FIELDS)),
+            Prefetch("media", queryset=Media.objects.only("media_key", "type", "alt_text")),
+            Prefetch("shared_posts", queryset=SharedPost.objects.only("x_id")),
+        )
     )
     by_pk = {event.pk: event for event in rows}
     # An event deleted (account erasure) between the two queries is left out.
     page = [by_pk[f.pk] for f in found[:limit] if f.pk in by_pk]
-    results = [Result(e, highlight(e.text, query.include)) for e in page]
+    results = [Result(e, highlight(_shown_text(e), query.include)) for e in page]
     next_cursor = ""
     if len(found) > limit and page:
         last = page[-1]
         next_cursor = f"{scores[last.pk]!r}:{last.x_id}" if best else last.x_id
     return ResultPage(results, next_cursor)
+
+
+_PERSON_FIELDS = ["x_id", "name", "username", "unavailable"]
+
+
+def _shown_text(event: DmEvent) -> str:
+    """The text as the conversation shows it: links as X displays them instead of t.co, without
+    the links a photo or a shared post stands for (a photo alone has no text: the result names it)."""
+    return rendering.plain_text(
+        event.text, event.entities, {p.x_id for p in event.shared_posts.all()}
+    )
 
 
 def matching(owner: AbstractBaseUser, query: Query) -> QuerySet[DmEvent]:

@@ -1,12 +1,16 @@
 from django.urls import include, path
 
-from conversations import import_views, views
+from conversations import import_views, media_views, views
 
 # The reader, under the "conversations" namespace.
 reader = (
     [
         path("c/<str:x_id>/", views.conversation, name="conversation"),
         path("c/<str:x_id>/older/", views.older, name="older"),
+        path("c/<str:x_id>/media/", media_views.gallery, name="gallery"),
+        path("c/<str:x_id>/date/", media_views.jump_to_date, name="jump_to_date"),
+        path("download/<str:media_key>/", media_views.media_download, name="media_download"),
+        path("link/<str:event_id>/<int:index>/", media_views.link_image, name="link_image"),
         path("with/", views.open_with, name="open_with"),
         path("search/", views.search_messages, name="search"),
         path("sync/", views.sync_now, name="sync_now"),

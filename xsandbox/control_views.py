@@ -121,7 +121,7 @@ def tokens_view(request: HttpRequest) -> JsonResponse:
 @admin_only
 def events(request: HttpRequest) -> JsonResponse:
     """POST {"conversation_id"? | "with"?: [a, b], "sender", "text", "event_type"?, "participants"?,
-    "media_type"?} adds an event now, as if someone had just sent it."""
+    "media_type"?, "card"?} adds an event now, as if someone had just sent it."""
     from xsandbox import seed
 
     body = request.json
@@ -135,6 +135,7 @@ def events(request: HttpRequest) -> JsonResponse:
         event_type=body.get("event_type", "MessageCreate"),
         participants=body.get("participants", []),
         media_type=body.get("media_type"),
+        card=body.get("card"),
     )
     return JsonResponse({"id": str(event.id), "conversation_id": event.conversation_id})
 

@@ -64,7 +64,9 @@ def has_sender(event: Event) -> bool:
     return bool(event.sender_id) and event.event_type != Event.PARTICIPANTS_LEAVE
 
 
-def event_object(event: Event, fields: frozenset[str], names: Names = TWEET_NAMES) -> dict:
+def event_object(
+    event: Event, fields: frozenset[str], names: Names = TWEET_NAMES, *, base_url: str
+) -> dict:
     """Default fields per type, then requested fields only where they apply (docs/x-api.md §3.3)."""
     message = event.event_type == Event.MESSAGE_CREATE
     data = {"id": str(event.id), "event_type": event.event_type}
@@ -81,13 +83,31 @@ def event_object(event: Event, fields: frozenset[str], names: Names = TWEET_NAME
         optional |= {
             "attachments": {"media_keys": list(event.media_keys)} if event.media_keys else None,
             "referenced_tweets": [{"id": str(tid)} for tid in event.referenced_tweet_ids] or None,
-            "entities": {k: event.entities[k] for k in ENTITY_KINDS if event.entities.get(k)}
-            or None,
+            "entities": _event_entities(event, base_url),
         }
     present = _present(optional, fields)
     if "referenced_tweets" in present:
         present[names.referenced] = present.pop("referenced_tweets")
     return data | present
+
+
+def _event_entities(event: Event, base_url: str) -> dict | None:
+    entities = {k: event.entities[k] for k in ENTITY_KINDS if event.entities.get(k)}
+    return with_card_images(entities, base_url) or None
+
+
+def with_card_images(entities: dict, base_url: str) -> dict:
+    """`entities` with the pictures of link cards made absolute: they are stored as paths on the
+    sandbox (seed.card_images), which stands in for pbs.twimg.com."""
+    if not entities.get("urls"):
+        return entities
+    urls = [
+        url | {"images": [i | {"url": base_url + i["url"][1:]} for i in url["images"]]}
+        if url.get("images")
+        else url
+        for url in entities["urls"]
+    ]
+    return entities | {"urls": urls}
 
 
 # Users, media, posts --------------------------------------------------------------------------------
@@ -202,7 +222,9 @@ def _variant(variant: dict, base_url: str) -> dict:
     return rendered
 
 
-def tweet_object(tweet: Tweet, fields: frozenset[str], names: Names = TWEET_NAMES) -> dict:
+def tweet_object(
+    tweet: Tweet, fields: frozenset[str], names: Names = TWEET_NAMES, *, base_url: str
+) -> dict:
     """Default fields id, text, edit_history_tweet_ids (or _post_ids, §9.1); then each requested
     field the post has. Its non-public, organic and promoted metrics are its author's only."""
     metrics = TWEET_METRICS | tweet.public_metrics
@@ -216,7 +238,7 @@ def tweet_object(tweet: Tweet, fields: frozenset[str], names: Names = TWEET_NAME
             str(tweet.in_reply_to_user_id) if tweet.in_reply_to_user_id is not None else None
         ),
         "lang": tweet.lang,
-        "entities": tweet.entities or None,
+        "entities": with_card_images(tweet.entities, base_url) or None,
         "referenced_tweets": tweet.referenced_tweets or None,
         "public_metrics": metrics,
         "possibly_sensitive": tweet.possibly_sensitive,
@@ -265,7 +287,11 @@ def expand(events: list[Event], query: DmQuery, base_url: str) -> tuple[dict, li
         _tweet_refs(events, wanted, names),
         Tweet,
         "tweet",
-        lambda tweet: None if tweet.deleted else tweet_object(tweet, query.tweet_fields, names),
+        lambda tweet: (
+            None
+            if tweet.deleted
+            else tweet_object(tweet, query.tweet_fields, names, base_url=base_url)
+        ),
         names,
     )
     includes = {"users": users, "media": media, names.includes: tweets}
@@ -335,14 +361,16 @@ def events_body(events: list[Event], query: DmQuery, base_url: str, meta: dict) 
     body = _with_includes({}, events, query, base_url)
     if events:
         fields = query.event_fields | implied_event_fields(query.expansions)
-        body = {"data": [event_object(e, fields, query.names) for e in events]} | body
+        body = {
+            "data": [event_object(e, fields, query.names, base_url=base_url) for e in events]
+        } | body
     return body | {"meta": meta}
 
 
 def event_body(event: Event, query: DmQuery, base_url: str) -> dict:
     """GET /2/dm_events/{event_id}: `data` is the one event and there is no `meta` (§2.2)."""
     fields = query.event_fields | implied_event_fields(query.expansions)
-    body = {"data": event_object(event, fields, query.names)}
+    body = {"data": event_object(event, fields, query.names, base_url=base_url)}
     return _with_includes(body, [event], query, base_url)
 
 
@@ -369,7 +397,9 @@ def user_body(user: User, query: UserQuery, base_url: str) -> dict:
     if latest and "most_recent_tweet_id" in query.expansions:
         post = Tweet.objects.get(id=latest)
         body["includes"] = {
-            query.names.includes: [tweet_object(post, query.tweet_fields, query.names)]
+            query.names.includes: [
+                tweet_object(post, query.tweet_fields, query.names, base_url=base_url)
+            ]
         }
     return body
 
@@ -407,7 +437,7 @@ def ground_truth(user: User, base_url: str = "/") -> dict:
             }
             for c in conversations
         ],
-        "events": [event_object(e, EVERYTHING.event_fields) for e in events],
+        "events": [event_object(e, EVERYTHING.event_fields, base_url=base_url) for e in events],
         "users": [
             user_object(u, all_user_fields, base_url, latest_post=latest.get(u.id))
             | {"gone": u.gone}
@@ -415,6 +445,7 @@ def ground_truth(user: User, base_url: str = "/") -> dict:
         ],
         "media": [media_object(m, EVERYTHING.media_fields, base_url) for m in media.order_by("pk")],
         "tweets": [
-            tweet_object(t, EVERYTHING.tweet_fields) | {"deleted": t.deleted} for t in tweets
+            tweet_object(t, EVERYTHING.tweet_fields, base_url=base_url) | {"deleted": t.deleted}
+            for t in tweets
         ],
     }

@@ -18,6 +18,7 @@ import itertools
 import random
 import re
 import string
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -804,9 +805,21 @@ def _url_entity(start: int, short: str, url: str) -> dict:
     entity["status"] = 200
     if title:
         entity["title"] = title
+        entity["images"] = card_images(url)
     if description:
         entity["description"] = description
     return entity
+
+
+def card_images(url: str) -> list[dict]:
+    """The pictures of a link's card, as X sends them in a url entity: the original and a 150px
+    square (pbs.twimg.com/news_img/…?name=orig|150x150). Paths on the sandbox's own /media/ route,
+    made absolute when rendered (render.with_card_images), like every other media URL."""
+    name = f"card_{zlib.crc32(url.encode()):08x}.jpg"
+    return [
+        {"url": f"/media/{name}?format=jpg&name=orig", "width": 1200, "height": 675},
+        {"url": f"/media/{name}?format=jpg&name=thumb", "width": 150, "height": 150},
+    ]
 
 
 def attach_media_link(text: str, entities: dict, rng: random.Random, media_key: str) -> str:
@@ -1713,11 +1726,14 @@ def add_event(
     participants: list[str] = (),
     media_type: str | None = None,
     created_at: datetime | None = None,
+    card: dict | None = None,
 ) -> Event:
     """Add an event as if it had just happened on X (at the sandbox clock's now unless created_at
     is given). Usernames for sender and participants. A message's URLs become t.co links with url
     entities, and @mentions, #hashtags and $cashtags get entities; a post's URL fills
     referenced_tweet_ids. media_type ("photo", "video", "animated_gif") attaches a new media item.
+    card ({"title", "description"}) is what X says of the message's first link (a page's own
+    words: anything at all, so tests can send hostile ones), with the card's pictures.
 
     Raises ValueError for an unknown conversation or an event that doesn't fit it, and
     User.DoesNotExist for an unknown username."""
@@ -1744,6 +1760,13 @@ def add_event(
         event.text, event.entities, event.referenced_tweet_ids = linkify(
             text, user_ids=user_ids, rng=rng
         )
+        links = event.entities.get("urls", [])
+        if card and links:
+            links[0] |= {
+                "title": str(card.get("title", "")),
+                "description": str(card.get("description", "")),
+                "images": card_images(links[0]["expanded_url"]),
+            }
     media = None
     if media_type:
         media = build_media(rng, media_type, _free_media_id(at - timedelta(seconds=3), rng))

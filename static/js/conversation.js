@@ -1,5 +1,5 @@
 // The conversation page: open at the newest message (or the one in the URL's #fragment), keep the
-// reading position still while older messages are put above it, and show photos in a lightbox.
+// reading position still while older messages are put above it (photos open in lightbox.js).
 // Everything works without this file too: links load older pages and open photos.
 (() => {
   "use strict";
@@ -43,34 +43,7 @@
     joint = null;
   });
 
-  function lightbox() {
-    const dialog = document.getElementById("lightbox");
-    if (!dialog) return;
-    const image = document.getElementById("lightbox-image");
-    const caption = document.getElementById("lightbox-caption");
-    let opener = null;
-    document.addEventListener("click", (event) => {
-      const link = event.target.closest("a[data-lightbox]");
-      if (!link) return;
-      event.preventDefault();
-      opener = link;
-      image.src = link.href;
-      image.alt = link.dataset.alt || "Photo";
-      caption.textContent = link.dataset.alt || "";
-      dialog.showModal();
-    });
-    // Escape closes a modal <dialog> by itself; a click on the backdrop closes it too.
-    dialog.addEventListener("click", (event) => {
-      if (event.target === dialog) dialog.close();
-    });
-    dialog.addEventListener("close", () => {
-      image.removeAttribute("src");
-      if (opener) opener.focus();
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", () => {
     openAtStart();
-    lightbox();
   });
 })();
