@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db
 ME, ANA = af.OWNER_ID, "1400000000000000777"
 ONE_TO_ONE = f"{ME}-{ANA}"
 OLD = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
-RECENT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # before the factory's generation date
+RECENT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # before the archives are made (now)
 SYNCED_ID = af.snowflake(RECENT)
 
 
@@ -276,7 +277,7 @@ def test_an_import_closes_the_gaps_it_covers_and_the_gap_line_links_to_import(ma
         owner=owner, conversation=conversation, after_at=OLD, before_at=RECENT
     )
     HistoryGap.objects.create(owner=owner, after_at=OLD, before_at=RECENT)  # the inbox's
-    later = datetime(2026, 12, 20, tzinfo=UTC)  # after the archive was made: not covered
+    later = timezone.now() + timedelta(days=1)  # after the archive was made: not covered
     HistoryGap.objects.create(owner=owner, after_at=later, before_at=later + timedelta(days=9))
     page = client.get(f"/c/{ONE_TO_ONE}/").content.decode()
     assert 'class="history-gap"' in page
