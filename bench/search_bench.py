@@ -286,6 +286,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per cell")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per run")
     parser.add_argument("--explain", action="store_true", help="print the one-SQL plans")
+    parser.add_argument("--only", default="", help="only the queries containing this text")
     args = parser.parse_args()
 
     cache = datagen.use(args.events)
@@ -315,6 +316,8 @@ def main() -> None:
     print("-" * len(header))
     problems, leaks, checked = [], 0, 0
     for case in cases(cache):
+        if args.only not in case.q:
+            continue
         query = search.parse(case.q)
         matches = search.matching(owner, query).count()
         newest, ours_ids = measure(ours(owner, case.q, "newest"), args)

@@ -376,16 +376,66 @@ def newest_matches(
     row by row). So on SQLite the words are decided here instead (_sqlite_newest)."""
     indexed = [t for t in query.include if t.words]
     excluded = [t for t in query.exclude if t.words]
+    if connection.vendor == "postgresql" and indexed:
+        matched = events.filter(_tsquery_match(_tsquery(indexed, excluded)))
+        return _postgres_newest(scoped, matched, count, older)
     if connection.vendor == "postgresql" or not (indexed or excluded):
         if older is not None:
             events = events.filter(queries.older_than(*older))
-        if indexed:
-            events = events.filter(_tsquery_match(_tsquery(indexed, excluded)))
-        elif excluded:
+        if excluded:
             events = events.exclude(_tsquery_match(_tsquery_any(excluded)))
-        return [_Found(*row) for row in events.order_by(*_NEWEST).values_list(*_FOUND)[:count]]
+        return _newest(events, count)
     walkable = events if walkable is None else walkable
     return _sqlite_newest(scoped, events, walkable, query, count, older)
+
+
+def _newest(events: QuerySet[DmEvent], count: int) -> list[_Found]:
+    return [_Found(*row) for row in events.order_by(*_NEWEST).values_list(*_FOUND)[:count]]
+
+
+# PostgreSQL: the newest stretch first, then the planner's walk or the GIN index ------------------
+
+# Rows of the timeline read first: a word found in a page of them is common (bench: "you" at a
+# million events). Fewer than that and the planner alone would still walk the time index with
+# the tsquery as a filter, for a rare prefix word too (587 ms for 201 matches at a million events).
+_POSTGRES_FIRST_WINDOW = 1024
+
+
+def _postgres_newest(scoped, matched, count: int, older) -> list[_Found]:
+    """The newest `count` of `matched` (the scope with the tsquery), older than `older`. A first
+    stretch of the timeline tells how common the words are: common enough, and walking the time
+    index (the plan PostgreSQL picks for ORDER BY ... LIMIT) finds the rest in a few thousand
+    rows; rare, and every match comes from the GIN index, materialized so the planner cannot
+    turn it back into the walk, then sorted (a few hundred rows)."""
+    if older is not None:
+        matched = matched.filter(queries.older_than(*older))
+    edge = _timeline_edge(scoped, older, _POSTGRES_FIRST_WINDOW)
+    if edge is None:  # the whole scope is shorter than a stretch
+        return _newest(matched, count)
+    found = _newest(matched.filter(_at_or_after(*edge)), count)
+    if len(found) >= count:
+        return found
+    rest = matched.filter(queries.older_than(*edge))
+    needed = (count - len(found)) * _POSTGRES_FIRST_WINDOW / max(len(found), 0.5)
+    walked = _POSTGRES_FIRST_WINDOW
+    if found and not _index_is_cheaper(scoped, older, edge, walked, len(found), needed):
+        return found + _newest(rest, count - len(found))
+    return found + _materialized_newest(rest, count - len(found))
+
+
+def _materialized_newest(events: QuerySet[DmEvent], count: int) -> list[_Found]:
+    """Every row of `events` read first (the GIN index serves the tsquery), then the newest
+    `count`: a MATERIALIZED CTE is a fence PostgreSQL's planner does not push the ORDER BY and
+    LIMIT through."""
+    sql, params = events.order_by().values_list(*_FOUND).query.sql_with_params()
+    newest = "ORDER BY 3 DESC, 4 DESC"  # created_at, sort_id (_FOUND)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The SQL is Django's own compilation of the queryset, with its parameters apart.
+            f"WITH found AS MATERIALIZED ({sql}) SELECT * FROM found {newest} LIMIT %s",  # noqa: S608
+            [*params, count],
+        )
+        return [_Found(*row) for row in cursor.fetchall()]
 
 
 def _dated(found: list[_Found]) -> list[_Found]:
@@ -473,6 +523,7 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
     include = _fts5(indexed)
     found: list[_Found] = []
     boundary, walked, window = older, 0, _FIRST_WINDOW
+    matches = rows = needed = None
     while True:
         edge = _timeline_edge(scoped, boundary, window)
         # Each stretch is bounded by its own ends, and by the query's dates only where it has
@@ -490,17 +541,19 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
         if len(found) >= count or edge is None:
             return found[:count]
         boundary = edge
-        needed = (count - len(found)) * walked / max(len(found), 1)
-        if not found or walked + needed > WALK_BUDGET:
-            break
-        # Only the words narrow the walk here, so the share found is the words' share, and the
-        # index's work (every match of the words, whoever's, whatever else is asked) follows.
-        plain = not (query.has or query.senders or query.places)
-        if (
-            plain
-            and needed > 4 * _FIRST_WINDOW
-            and _index_is_cheaper(scoped, older, edge, walked, len(found), needed)
-        ):
+        if found:
+            needed = (count - len(found)) * walked / len(found)
+        if not found or needed > 4 * _FIRST_WINDOW:
+            # The index's work is every match of the words (whoever's, whatever else is asked),
+            # which FTS5's own counts bound; with nothing found yet, the words' share of the
+            # whole cache is the best guess at the share of the rows still to walk.
+            if matches is None:
+                matches, rows = _index_matches(indexed), _cache_rows()
+            if not found:
+                needed = count * rows / max(matches, 1)
+            if matches * _INDEX_MATCH_COST < needed:
+                break
+        if walked + needed > WALK_BUDGET:
             break
         window = min(max(int(needed * 1.25), window), WALK_BUDGET - walked)
     # Rare words: every older match from the index, newest first, then the exclusions.
@@ -544,6 +597,39 @@ def _texts(events: QuerySet[DmEvent], limit: int | None = None) -> list[_Found]:
 # at a million events, SQLite 3.40: "coffee" newest walked 3,300 rows in 186 ms, the index
 # found its 6,496 matches in 227 ms).
 _INDEX_MATCH_COST = 0.6
+
+
+# FTS5's terms with their document counts, over the cache's index, for this connection only.
+_TERMS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.conversations_dmevent_fts_terms"
+    " USING fts5vocab(main, conversations_dmevent_fts, row)"
+)
+_TERM_DOCUMENTS = "SELECT sum(doc) FROM temp.conversations_dmevent_fts_terms WHERE term = %s"
+_PREFIX_DOCUMENTS = (
+    "SELECT sum(doc) FROM temp.conversations_dmevent_fts_terms WHERE term >= %s AND term < %s"
+)
+
+
+def _index_matches(indexed: list[Text]) -> int:
+    """At most how many messages the index matches for `indexed` (all of them together): the
+    fewest documents of any one word, from FTS5's own counts (fts5vocab; a prefix word counts
+    every term it covers). Reading those counts costs about a tenth of reading the matches."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TERMS)
+        counts = []
+        for text in indexed:
+            for word in text.words:
+                if text.phrase:
+                    cursor.execute(_TERM_DOCUMENTS, [word])
+                else:  # every term that starts with the word
+                    cursor.execute(_PREFIX_DOCUMENTS, [word, word[:-1] + chr(ord(word[-1]) + 1)])
+                counts.append(cursor.fetchone()[0] or 0)
+    return min(counts)
+
+
+def _cache_rows() -> int:
+    """About how many events the cache holds, every owner's (ids are handed out in order)."""
+    return DmEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 def _index_is_cheaper(scoped, older, edge, walked: int, found: int, needed: float) -> bool:
