@@ -189,6 +189,18 @@ class Result:
 class ResultPage:
     results: list[Result]
     cursor: str  # for the next page; empty at the end
+    # Best match ranked only the newest this many matches, there being more (0 otherwise).
+    ranked_newest: int = 0
+
+    @property
+    def note(self) -> str:
+        """What the page should tell the person about how it was ordered, if anything."""
+        if not self.ranked_newest:
+            return ""
+        return (
+            f"Best match ranks the newest {self.ranked_newest:,} matches; "
+            "to look further back, sort by newest or add words, dates or from:."
+        )
 
 
 @dataclass(frozen=True)
@@ -218,10 +230,13 @@ def run(
     # The walk (SQLite) bounds each stretch itself; see _sqlite_newest.
     walkable = _filtered(undated, query)
     best = order == "best" and any(t.words for t in query.include)
+    ranked_newest = 0
     if best:
-        ranked = _ranked(
-            _dated(newest_matches(scoped, query, events, BEST_CANDIDATES, walkable=walkable)), query
-        )
+        # One more than are ranked, to tell whether there were more.
+        candidates = newest_matches(scoped, query, events, BEST_CANDIDATES + 1, walkable=walkable)
+        if len(candidates) > BEST_CANDIDATES:
+            ranked_newest = BEST_CANDIDATES
+        ranked = _ranked(_dated(candidates[:BEST_CANDIDATES]), query)
         if cursor:
             after = _best_cursor(owner, cursor)
             ranked = [(score, f) for score, f in ranked if _best_key(score, f) > after]
@@ -245,7 +260,7 @@ def run(
     if len(found) > limit and page:
         last = page[-1]
         next_cursor = f"{scores[last.pk]!r}:{last.x_id}" if best else last.x_id
-    return ResultPage(results, next_cursor)
+    return ResultPage(results, next_cursor, ranked_newest)
 
 
 _PERSON_FIELDS = ["x_id", "name", "username", "unavailable"]

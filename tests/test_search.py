@@ -477,6 +477,18 @@ def test_best_match_ranks_the_newest_matches(owner, monkeypatch):
     assert ids(owner, "coffee", order="best")[0] == "2"
 
 
+def test_best_match_says_when_it_ranked_only_the_newest_matches(owner, monkeypatch):
+    monkeypatch.setattr(search, "BEST_CANDIDATES", 3)
+    page = search.run(owner, search.parse("coffee"), order="best")
+    assert page.ranked_newest == 3
+    assert "newest 3 matches" in page.note
+    # Every match ranked, or newest first: nothing to say.
+    monkeypatch.setattr(search, "BEST_CANDIDATES", 5)
+    assert search.run(owner, search.parse("coffee"), order="best").note == ""
+    monkeypatch.setattr(search, "BEST_CANDIDATES", 3)
+    assert search.run(owner, search.parse("coffee")).note == ""
+
+
 def test_the_sieve_splits_words_with_the_indexs_own_tokenizer(db):
     from django.db import connection
 
