@@ -9,6 +9,7 @@ a substring of the folded text instead, so it is findable on both databases alik
 """
 
 import functools
+import math
 import re
 import sqlite3
 import threading
@@ -601,7 +602,7 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
     include = _fts5(indexed)
     found: list[_Found] = []
     boundary, walked, window = older, 0, _FIRST_WINDOW
-    matches = rows = needed = None
+    cached = needed = None
     while True:
         edge = _timeline_edge(scoped, boundary, window)
         # Each stretch is bounded by its own ends, and by the query's dates only where it has
@@ -625,12 +626,16 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
             # The index's work is every match of the words (whoever's, whatever else is asked),
             # which FTS5's own counts bound; with nothing found yet, the words' share of the
             # whole cache is the best guess at the share of the rows still to walk.
-            if matches is None:
-                matches, rows = _index_matches(indexed), _cache_rows()
-            if not found:
-                needed = count * rows / max(matches, 1)
-            if matches * _INDEX_MATCH_COST < needed:
+            cached = _cache_rows() if cached is None else cached
+            # Index when its matches cost less than the walk: m * cost < needed, where with
+            # nothing found needed = count * cached / m: m below sqrt(count * cached / cost).
+            cost = max(_INDEX_MATCH_COST, 1e-9)
+            enough = needed / cost if found else math.sqrt(count * cached / cost)
+            matches = _index_matches(indexed, below=enough)
+            if matches < enough:
                 break
+            if not found:
+                needed = count * cached / max(matches, 1)
         if walked + needed > WALK_BUDGET:
             break
         window = min(max(int(needed * 1.25), window), WALK_BUDGET - walked)
@@ -688,21 +693,32 @@ _PREFIX_DOCUMENTS = (
 )
 
 
-def _index_matches(indexed: list[Text]) -> int:
+def _index_matches(indexed: list[Text], *, below: float) -> int:
     """At most how many messages the index matches for `indexed` (all of them together): the
     fewest documents of any one word, from FTS5's own counts (fts5vocab; a prefix word counts
-    every term it covers). Reading those counts costs about a tenth of reading the matches."""
+    every term it covers), or the first count found `below` the given number. Counting reads
+    the word's whole list of documents (10-100 ms for "you" at a million events), so the
+    longest words, the likely rare ones, are counted first, and once one is counted the short
+    ones (chat's "you", "see", "on") are taken to be common and not counted at all."""
+    words = {(w, t.phrase) for t in indexed for w in t.words}
+    smallest = None
     with connection.cursor() as cursor:
         cursor.execute(_TERMS)
-        counts = []
-        for text in indexed:
-            for word in text.words:
-                if text.phrase:
-                    cursor.execute(_TERM_DOCUMENTS, [word])
-                else:  # every term that starts with the word
-                    cursor.execute(_PREFIX_DOCUMENTS, [word, word[:-1] + chr(ord(word[-1]) + 1)])
-                counts.append(cursor.fetchone()[0] or 0)
-    return min(counts)
+        for word, exact in sorted(words, key=lambda item: -len(item[0])):
+            if smallest is not None and len(word) <= _SHORT_WORD:
+                break
+            if exact:  # a phrase's words are whole terms
+                cursor.execute(_TERM_DOCUMENTS, [word])
+            else:  # every term that starts with the word
+                cursor.execute(_PREFIX_DOCUMENTS, [word, word[:-1] + chr(ord(word[-1]) + 1)])
+            documents = cursor.fetchone()[0] or 0
+            smallest = documents if smallest is None else min(smallest, documents)
+            if smallest < below:
+                break
+    return smallest
+
+
+_SHORT_WORD = 3
 
 
 def _cache_rows() -> int:
