@@ -447,9 +447,10 @@ def newest_matches(
     older than `older` (created_at, sort_id) when given. `walkable` is `events` without the
     query's dates, for the SQLite walk to bound its stretches by.
 
-    PostgreSQL's planner picks well between walking the owner's time index with the tsvector as
-    a filter (common words) and the GIN index then a sort (rare ones), so it gets one query.
-    SQLite's FTS5 can only hand over every match in rowid order, which is not date order, and a
+    Both databases read a first stretch of the timeline, which tells how common the words are,
+    then walk on (common words) or ask the full-text index for every match and sort (rare ones).
+    PostgreSQL's planner alone walked the time index for a rare prefix word (587 ms for 201
+    matches at a million events): see _postgres_newest. SQLite's FTS5 can only hand over every match in rowid order, which is not date order, and a
     prefix query ("you"*) merges the whole doclist of every word it covers before the first row
     (150 ms and more for a common word at a million events, per query and so per row when asked
     row by row). So on SQLite the words are decided here instead (_sqlite_newest)."""
@@ -586,8 +587,9 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
     """Common words: read the timeline (`scoped`) newest first in growing stretches, keep the rows
     that contain the words as substrings (LIKE: never fewer rows than the index would match,
     since the folded text holds every letter FTS5 indexes), and let the sieve decide exactly.
-    When a stretch holds none, or the rows still to read would exceed WALK_BUDGET, the words are
-    rare here and the full-text index finds the rest: for a rare word that is the cheap way."""
+    When FTS5's own document counts say the index's matches cost less than the rows still to
+    walk (_index_matches), or those rows would exceed WALK_BUDGET, the words are rare here and the
+    full-text index finds the rest: for a rare word that is the cheap way."""
     indexed = [t for t in query.include if t.words]
     excluded = [t for t in query.exclude if t.words]
     if not indexed:
@@ -678,7 +680,8 @@ def _texts(events: QuerySet[DmEvent], limit: int | None = None) -> list[_Found]:
 # A match read through the full-text index (then sorted) costs about as much as this many rows
 # read on the walk: each walked row is read from the table for its text (bench/search_bench.py
 # at a million events, SQLite 3.40: "coffee" newest walked 3,300 rows in 186 ms, the index
-# found its 6,496 matches in 227 ms).
+# found its 6,496 matches in 227 ms). PostgreSQL's GIN-then-sort is taken to cost the same
+# against its walk (_postgres_newest, through _index_is_cheaper).
 _INDEX_MATCH_COST = 0.6
 
 
