@@ -457,8 +457,7 @@ def newest_matches(
     indexed = [t for t in query.include if t.words]
     excluded = [t for t in query.exclude if t.words]
     if connection.vendor == "postgresql" and indexed:
-        matched = events.filter(_tsquery_match(_tsquery(indexed, excluded)))
-        return _postgres_newest(scoped, matched, count, older)
+        return _postgres_newest(scoped, events, _tsquery(indexed, excluded), count, older)
     if connection.vendor == "postgresql" or not (indexed or excluded):
         if older is not None:
             events = events.filter(queries.older_than(*older))
@@ -481,26 +480,38 @@ def _newest(events: QuerySet[DmEvent], count: int) -> list[_Found]:
 _POSTGRES_FIRST_WINDOW = 1024
 
 
-def _postgres_newest(scoped, matched, count: int, older) -> list[_Found]:
-    """The newest `count` of `matched` (the scope with the tsquery), older than `older`. A first
-    stretch of the timeline tells how common the words are: common enough, and walking the time
-    index (the plan PostgreSQL picks for ORDER BY ... LIMIT) finds the rest in a few thousand
-    rows; rare, and every match comes from the GIN index, materialized so the planner cannot
-    turn it back into the walk, then sorted (a few hundred rows)."""
+def _postgres_newest(scoped, events, tsquery: str, count: int, older) -> list[_Found]:
+    """The newest `count` of `events` matching `tsquery`, older than `older`. A first stretch of
+    the timeline, read through the time index with the tsquery as a plain filter, tells how
+    common the words are: common enough, and the one query (the plan PostgreSQL picks for
+    ORDER BY ... LIMIT: the same walk) finds the page in a few thousand rows; rare, and every
+    match comes from the GIN index, materialized so the planner cannot turn it back into the
+    walk, then sorted (a few hundred rows)."""
     if older is not None:
-        matched = matched.filter(queries.older_than(*older))
+        events = events.filter(queries.older_than(*older))
+    matched = events.filter(_tsquery_match(tsquery))
     edge = _timeline_edge(scoped, older, _POSTGRES_FIRST_WINDOW)
     if edge is None:  # the whole scope is shorter than a stretch
         return _newest(matched, count)
-    found = _newest(matched.filter(_at_or_after(*edge)), count)
+    # Written so the GIN index cannot serve it: for "you" a bitmap of 424,567 matches, ANDed
+    # with the stretch, cost 10 ms where reading the stretch's 1,024 rows costs one.
+    unindexed = RawSQL(
+        "(search_vector || ''::tsvector) @@ to_tsquery('simple', %s)",
+        [tsquery],
+        output_field=BooleanField(),
+    )
+    found = _newest(events.filter(_at_or_after(*edge)).filter(Q(unindexed)), count)
     if len(found) >= count:
         return found
-    rest = matched.filter(queries.older_than(*edge))
     needed = (count - len(found)) * _POSTGRES_FIRST_WINDOW / max(len(found), 0.5)
     walked = _POSTGRES_FIRST_WINDOW
     if found and not _index_is_cheaper(scoped, older, edge, walked, len(found), needed):
-        return found + _newest(rest, count - len(found))
-    return found + _materialized_newest(rest, count - len(found))
+        # Again from the newest: bounded by the stretch's edge, the planner took the GIN index
+        # for a common phrase ("you the": 146 ms, 0.65 ms without the bound).
+        return _newest(matched, count)
+    return found + _materialized_newest(
+        matched.filter(queries.older_than(*edge)), count - len(found)
+    )
 
 
 def _materialized_newest(events: QuerySet[DmEvent], count: int) -> list[_Found]:
