@@ -160,9 +160,13 @@ class DmEvent(models.Model):
             models.UniqueConstraint(fields=["owner", "x_id"], name="dmevent_owner_xid_unique"),
         ]
         indexes = [
-            # Reading a conversation by keyset, newest or oldest first: events_before(anchor).
+            # Reading a conversation by keyset, newest or oldest first: events_before(anchor),
+            # and search's walk through one (in:). The owner is in it so that every read's
+            # owner_id = ... is answered from the index: without it the walk's edge (OFFSET
+            # 16,639 in a 100,000-event conversation) read each row from the table, 115 ms.
             models.Index(
-                fields=["conversation", "created_at", "sort_id"], name="dmevent_conversation_time"
+                fields=["conversation", "created_at", "sort_id", "owner"],
+                name="dmevent_conversation_time",
             ),
             # Incremental sync: the owner's newest cached event id.
             models.Index(fields=["owner", "sort_id"], name="dmevent_owner_sort"),
