@@ -1,0 +1,46 @@
+// Two panes from about 1024 px (templates/inbox.html): an inbox row opens its thread beside the
+// inbox (hx-boost on the rows swaps conversation.html#thread into #thread-pane and pushes the URL),
+// so the inbox keeps its place and its scroll. A phone keeps one pane: there a row is an ordinary
+// link to the conversation's own page. This file marks the open row (aria-current) and lets
+// narrow screens follow rows as links. Without it every row is still a link that works.
+(() => {
+  "use strict";
+
+  const wide = window.matchMedia("(min-width: 1024px)");
+
+  // Narrow screens, and any click meant for a new tab or window: the browser follows the link
+  // itself. Caught before htmx's own listener on the link (capture on the document).
+  document.addEventListener(
+    "click",
+    (event) => {
+      const row = event.target.closest("a.inbox-row");
+      if (!row) return;
+      if (!wide.matches || event.shiftKey || event.ctrlKey || event.metaKey || event.button !== 0) {
+        event.stopPropagation();
+      }
+    },
+    true,
+  );
+
+  // The row of the conversation on screen is marked as the current page, and no longer new.
+  function markOpen(scroll) {
+    let open = null;
+    for (const row of document.querySelectorAll("a.inbox-row")) {
+      const here = new URL(row.href, location.href).pathname === location.pathname;
+      if (here) {
+        row.setAttribute("aria-current", "page");
+        row.parentElement.classList.remove("unread");
+        row.querySelector(".unread-note")?.remove();
+        open = row;
+      } else {
+        row.removeAttribute("aria-current");
+      }
+    }
+    if (open && scroll && wide.matches) open.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => markOpen(true));
+  // Every swap: a thread opened, the inbox re-rendered by its polling or its next page.
+  document.addEventListener("htmx:afterSettle", () => markOpen(false));
+  document.addEventListener("htmx:historyRestore", () => markOpen(true));
+})();
