@@ -28,13 +28,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 
-from django.core.signals import request_started  # noqa: E402
-from django.db import connection, reset_queries, transaction  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.core.signals import request_started
+from django.db import connection, reset_queries, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from bench import datagen  # noqa: E402
-from conversations import queries  # noqa: E402
+from bench import datagen
+from conversations import queries
 
 PANE = {"HX-Request": "true", "HX-Target": "thread-pane"}
 RESTORE = {"HX-Request": "true", "HX-History-Restore-Request": "true"}

@@ -153,9 +153,7 @@ def test_a_page_opened_around_a_search_result_puts_no_new_line_and_the_mark_neve
     store(owner, message("10", ANA, WITH_ANA, "01T09:40"))
     convo = Conversation.objects.get(owner=owner, x_id=WITH_ANA)
     # Around an older message: no line (it would mark a place the reader did not open at).
-    assert "new-divider" not in thread_order(
-        maya.get(f"/c/{WITH_ANA}/?around=2").content.decode()
-    )
+    assert "new-divider" not in thread_order(maya.get(f"/c/{WITH_ANA}/?around=2").content.decode())
     mark = queries.read_mark(owner, convo)
     assert mark.last_seen_sort_id == "10".zfill(19)  # the page reached the newest message
     # An older event shown later (another tab, an older page) leaves the mark where it is.
@@ -185,9 +183,7 @@ def test_marks_are_each_owner_s_own(owner, maya, jo):
     }
 
 
-def test_another_owner_s_conversation_id_is_404_whole_or_in_the_pane_and_marks_nothing(
-    owner, jo
-):
+def test_another_owner_s_conversation_id_is_404_whole_or_in_the_pane_and_marks_nothing(owner, jo):
     jo_client = client_of(jo)
     for headers in ({}, PANE):
         assert jo_client.get(f"/c/{WITH_ANA}/", headers=headers).status_code == 404
@@ -209,7 +205,7 @@ def test_the_thread_pane_is_the_thread_alone_and_costs_the_thread_not_the_inbox(
     with django_assert_num_queries(11):
         pane = maya.get(f"/c/{WITH_ANA}/", headers=PANE)
     fragment = pane.content.decode()
-    assert fragment.lstrip().startswith("<title>Ana Lima – DM Reader</title>")
+    assert fragment.lstrip().startswith("<title>Ana Lima \u2013 DM Reader</title>")
     assert 'id="thread"' in fragment and 'class="conversation-head"' in fragment
     assert 'class="inbox-row"' not in fragment and 'id="lightbox"' not in fragment
     # The inbox's heading is no longer the page's first: the thread's title is (htmx, out of band).

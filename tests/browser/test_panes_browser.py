@@ -4,8 +4,6 @@ should, the inbox keeps its scroll and marks the open row), the "New" line and b
 arrived since the last visit, Jump to latest, and a phone's one pane with one compact header;
 axe-core and screenshots in light and dark at 1280 and 390 px."""
 
-import re
-
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -85,7 +83,7 @@ def test_a_row_opens_its_thread_beside_the_inbox_and_back_forward_and_reload_fol
     expect(page).to_have_url(f"{live_server.url}/c/{first}/")
     heading = page.get_by_role("heading", level=1)
     expect(heading).to_have_text(title_of(page, first))
-    expect(page).to_have_title(f"{title_of(page, first)} – DM Reader")
+    expect(page).to_have_title(f"{title_of(page, first)} \u2013 DM Reader")
     assert not_reloaded(page)
     assert inbox_scroll(page) == scrolled
     expect(row(page, first)).to_have_attribute("aria-current", "page")
