@@ -43,17 +43,22 @@ def unread(conversation: Conversation, me: str) -> bool:
     )
 
 
-def first_unseen(events: list[DmEvent], mark: ReadMark | None, me: str) -> str:
+def first_unseen(
+    events: list[DmEvent], mark: ReadMark | None, me: str, *, found_oldest: bool = False
+) -> str:
     """The id of the first event (oldest first) someone else sent after `mark`: the thread's
-    "New" line goes before it. "" with no mark (a first visit: nothing to be new since)."""
-    if mark is None:
+    "New" line goes before it. "" with no mark (a first visit: nothing to be new since), and
+    when even the page's oldest event is past the mark with older ones above it: more arrived
+    than a page holds, and the line's place is on an older page, not at this one's top."""
+    if mark is None or not events:
         return ""
-    for event in events:
-        if event.sender_x_id != me and is_new(
-            event.created_at, event.sort_id, mark.last_seen_at, mark.last_seen_sort_id
-        ):
-            return event.x_id
-    return ""
+
+    def new(event: DmEvent) -> bool:
+        return is_new(event.created_at, event.sort_id, mark.last_seen_at, mark.last_seen_sort_id)
+
+    if new(events[0]) and not found_oldest:
+        return ""
+    return next((e.x_id for e in events if e.sender_x_id != me and new(e)), "")
 
 
 def mark_seen(

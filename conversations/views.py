@@ -270,7 +270,9 @@ def _conversation_context(
                 people,
                 me,
                 group=convo.is_group,
-                first_new=read_state.first_unseen(reading.page.events, mark, me),
+                first_new=read_state.first_unseen(
+                    reading.page.events, mark, me, found_oldest=reading.page.found_oldest
+                ),
             ),
             list(queries.history_gaps(request.user, convo)),
         ),

@@ -146,6 +146,15 @@ def thread_order(page: str) -> list[str]:
     return [m if m == "new-divider" else m[1:] for m in EVENT.findall(page)]
 
 
+def test_more_news_than_a_page_puts_no_line_at_the_top_of_the_page(owner, maya):
+    thread(maya, WITH_ANA)
+    store(owner, *(message(str(100 + n), ANA, WITH_ANA, f"02T10:{n:02d}") for n in range(55)))
+    assert rows(maya)[WITH_ANA] is True
+    shown = thread(maya, WITH_ANA)
+    assert "new-divider" not in shown and shown[0] != "1"  # its place is on an older page
+    assert rows(maya)[WITH_ANA] is False
+
+
 def test_a_page_opened_around_a_search_result_puts_no_new_line_and_the_mark_never_goes_back(
     owner, maya
 ):
