@@ -57,7 +57,9 @@
     joint = null;
   });
   // Back or forward to a thread htmx had put in the pane: the server sent it again.
-  document.addEventListener("htmx:historyRestore", openAtStart);
+  document.addEventListener("htmx:historyRestore", (event) => {
+    if (event.detail.path === location.pathname + location.search) openAtStart();
+  });
 
   // Jump to latest ------------------------------------------------------------------------------
 

@@ -36,11 +36,23 @@
         row.removeAttribute("aria-current");
       }
     }
+    // A whole page (a reload, a link from elsewhere) opens with the open row in sight.
     if (open && scroll && wide.matches) open.scrollIntoView({ block: "nearest" });
   }
+
+  // Back twice in a row: htmx asks the server for each page and swaps the answers in the order
+  // they arrive, so a slow answer for a page already left could land last and show a thread the
+  // URL does not name. Such an answer goes nowhere (htmx swaps the event's own details).
+  document.addEventListener("htmx:historyCacheMissLoad", (event) => {
+    if (event.detail.path !== location.pathname + location.search) {
+      event.detail.historyElt = document.createElement("div");
+      event.detail.response = "";
+    }
+  });
 
   document.addEventListener("DOMContentLoaded", () => markOpen(true));
   // Every swap: a thread opened, the inbox re-rendered by its polling or its next page.
   document.addEventListener("htmx:afterSettle", () => markOpen(false));
-  document.addEventListener("htmx:historyRestore", () => markOpen(true));
+  // Back and forward: the inbox stays as the reader left it, scroll included.
+  document.addEventListener("htmx:historyRestore", () => markOpen(false));
 })();

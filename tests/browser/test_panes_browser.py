@@ -92,8 +92,11 @@ def test_a_row_opens_its_thread_beside_the_inbox_and_back_forward_and_reload_fol
     snap(page, "panes-thread")
     assert_accessible(page, "a thread beside the inbox")
 
+    row(page, second).scroll_into_view_if_needed()
+    scrolled = inbox_scroll(page)
     row(page, second).click()
     expect(page).to_have_url(f"{live_server.url}/c/{second}/")
+    assert inbox_scroll(page) == scrolled
     expect(heading).to_have_text(title_of(page, second))
     expect(row(page, second)).to_have_attribute("aria-current", "page")
     expect(row(page, first)).not_to_have_attribute("aria-current", "page")
@@ -103,6 +106,7 @@ def test_a_row_opens_its_thread_beside_the_inbox_and_back_forward_and_reload_fol
     expect(page).to_have_url(f"{live_server.url}/c/{first}/")
     expect(heading).to_have_text(title_of(page, first))
     expect(row(page, first)).to_have_attribute("aria-current", "page")
+    assert inbox_scroll(page) == scrolled
     assert page.evaluate("sessionStorage.getItem('htmx-history-cache')") is None
     page.go_forward()
     expect(page).to_have_url(f"{live_server.url}/c/{second}/")
@@ -113,6 +117,34 @@ def test_a_row_opens_its_thread_beside_the_inbox_and_back_forward_and_reload_fol
     expect(page).to_have_url(f"{live_server.url}/")
     expect(page.get_by_text("Choose a conversation to read it here.")).to_be_visible()
     expect(page.locator("a.inbox-row[aria-current]")).to_have_count(0)
+    page.go_forward()
+    expect(heading).to_have_text(title_of(page, first))
+
+    # Back twice quickly, the first answer slower than the second: the pane shows what the URL
+    # names, never the late answer for a page already left.
+    row(page, second).click()
+    expect(heading).to_have_text(title_of(page, second))
+    held = []
+    page.route(
+        f"**/c/{first}/",
+        lambda route: (
+            held.append(route)
+            if route.request.headers.get("hx-history-restore-request")
+            else route.continue_()
+        ),
+    )
+    page.go_back()
+    page.wait_for_function("() => true")
+    page.go_back()
+    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page.get_by_text("Choose a conversation to read it here.")).to_be_visible()
+    assert len(held) == 1
+    with page.expect_response(f"**/c/{first}/"):
+        held[0].continue_()
+    page.wait_for_timeout(300)
+    expect(page.get_by_text("Choose a conversation to read it here.")).to_be_visible()
+    expect(page.locator("#thread-pane .conversation")).to_have_count(0)
+    page.unroute(f"**/c/{first}/")
     page.go_forward()
     expect(heading).to_have_text(title_of(page, first))
 
