@@ -197,6 +197,12 @@ def conversation(request: HttpRequest, x_id: str) -> HttpResponse:
     context = _conversation_context(
         request, convo, reading, mark=mark if opening and not cursor["around"] else None
     )
+    if reading.page.found_newest and reading.newest is not None and name != "before":
+        # After the thread took its "New" line from the mark as it was, before the inbox's rows
+        # (a whole page) read it: the open conversation's row is no longer new.
+        read_state.mark_seen(
+            owner=request.user, conversation=convo, event=reading.newest, current=mark
+        )
     if name == "after":
         context["newer_only"] = True
         template = "conversation.html#newer"
@@ -209,10 +215,6 @@ def conversation(request: HttpRequest, x_id: str) -> HttpResponse:
         _with_inbox(request, context)
         template = "conversation.html"
     context["highlight"] = cursor["around"]
-    if reading.page.found_newest and reading.newest is not None and name != "before":
-        read_state.mark_seen(
-            owner=request.user, conversation=convo, event=reading.newest, current=mark
-        )
     return _varies_on_htmx(render(request, template, context))
 
 

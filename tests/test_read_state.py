@@ -205,7 +205,10 @@ def test_the_thread_pane_is_the_thread_alone_and_costs_the_thread_not_the_inbox(
     whole = maya.get(f"/c/{WITH_ANA}/")
     page = whole.content.decode()
     assert 'class="inbox-row"' in page and 'id="thread-pane"' in page and "hx-history-elt" in page
-    assert re.search(rf'href="/c/{WITH_ANA}/" aria-current="page"', page)
+    # The open conversation's row: marked as the current page, and already read (not bold).
+    assert re.search(
+        rf'<li>\s*<a class="inbox-row" href="/c/{WITH_ANA}/" aria-current="page"', page
+    )
     assert page.count('id="lightbox"') == 1
 
     # Session, user, x_account; the conversation, its participants; the events, their media and

@@ -22,15 +22,18 @@
     true,
   );
 
-  // The row of the conversation on screen is marked as the current page, and no longer new.
-  function markOpen(scroll) {
+  // The row of the conversation on screen is marked as the current page; once its thread is
+  // shown (not when the inbox's polling brings news of it), it is no longer new.
+  function markOpen(scroll, seen) {
     let open = null;
     for (const row of document.querySelectorAll("a.inbox-row")) {
       const here = new URL(row.href, location.href).pathname === location.pathname;
       if (here) {
         row.setAttribute("aria-current", "page");
-        row.parentElement.classList.remove("unread");
-        row.querySelector(".unread-note")?.remove();
+        if (seen) {
+          row.parentElement.classList.remove("unread");
+          row.querySelector(".unread-note")?.remove();
+        }
         open = row;
       } else {
         row.removeAttribute("aria-current");
@@ -50,9 +53,11 @@
     }
   });
 
-  document.addEventListener("DOMContentLoaded", () => markOpen(true));
+  document.addEventListener("DOMContentLoaded", () => markOpen(true, false));
   // Every swap: a thread opened, the inbox re-rendered by its polling or its next page.
-  document.addEventListener("htmx:afterSettle", () => markOpen(false));
+  document.addEventListener("htmx:afterSettle", (event) => {
+    markOpen(false, event.detail.target?.id === "thread-pane");
+  });
   // Back and forward: the inbox stays as the reader left it, scroll included.
-  document.addEventListener("htmx:historyRestore", () => markOpen(false));
+  document.addEventListener("htmx:historyRestore", () => markOpen(false, true));
 })();
