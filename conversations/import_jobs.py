@@ -58,6 +58,38 @@ def create(owner_id: int, path: Path, *, file_name: str, size: int) -> ImportJob
     )
 
 
+def record_done(
+    owner_id: int,
+    *,
+    file_name: str,
+    size: int,
+    imported: importing.Imported,
+    conversations: int,
+    generated_at=None,
+) -> ImportJob:
+    """An archive imported outside the worker (`manage.py importarchive`), recorded as the Import
+    page's are: listed there and in the admin, and covering history the same way. Closes the
+    gaps it covers. Called inside the import's transaction."""
+    covered = [at for at in (generated_at, imported.newest) if at is not None]
+    covered_until = max(covered) if covered else None
+    now = timezone.now()
+    return ImportJob.objects.create(
+        owner_id=owner_id,
+        file_name=file_name[:255],
+        size=size,
+        status=ImportJob.DONE,
+        messages_done=imported.events,
+        messages_total=imported.events,
+        messages_new=imported.new,
+        conversations_done=conversations,
+        conversations_total=conversations,
+        covered_until=covered_until,
+        gaps_closed=store.close_gaps(owner_id, covered_until) if covered_until else 0,
+        started_at=now,
+        finished_at=now,
+    )
+
+
 class LeaseLost(Exception):
     """The job's lease ran out and another worker took the import over."""
 

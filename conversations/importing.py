@@ -18,6 +18,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import PurePosixPath
 
 from django.db import transaction
@@ -42,6 +43,7 @@ _VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v"}
 class Imported:
     events: int = 0  # events read from the archive
     new: int = 0  # events the cache did not hold before
+    newest: datetime | None = None  # the newest event read
     problems: list[str] = field(default_factory=list)
 
 
@@ -97,6 +99,9 @@ def store_batch(owner_id: int, batch: list[ArchiveEvent], imported: Imported) ->
         stored = store.store_events(owner_id, events, media=media)
     imported.events += len(events)
     imported.new += stored.new
+    newest = max((e.created_at for e in batch), default=None)
+    if newest is not None and (imported.newest is None or newest > imported.newest):
+        imported.newest = newest
     imported.problems += stored.problems
 
 

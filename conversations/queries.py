@@ -191,13 +191,22 @@ def _ending(
     owner: AbstractBaseUser, conversation: Conversation, page: Page, anchor: DmEvent | None
 ) -> Reading:
     oldest = page.events[0] if page.events else None
-    beginning = (
-        page.found_oldest
-        and oldest is not None
-        and xids.creates_group(conversation.x_id, oldest.x_id)
-    )
-    ended = beginning or (page.found_oldest and history_exhausted(owner, conversation))
-    return Reading(page=page, anchor=anchor, ended=ended, beginning=beginning)
+    if not page.found_oldest or oldest is None:
+        return Reading(page=page, anchor=anchor, ended=False, beginning=False)
+    if xids.creates_group(conversation.x_id, oldest.x_id):
+        return Reading(page=page, anchor=anchor, ended=True, beginning=True)
+    if archive_covers(owner, oldest.created_at):
+        return Reading(page=page, anchor=anchor, ended=True, beginning=True)
+    ended = history_exhausted(owner, conversation)
+    return Reading(page=page, anchor=anchor, ended=ended, beginning=False)
+
+
+def archive_covers(owner: AbstractBaseUser, moment: datetime) -> bool:
+    """An imported archive holds every DM of the account up to its `covered_until`: an event
+    cached from before then is preceded by nothing the cache lacks."""
+    return ImportJob.objects.filter(
+        owner=owner, status=ImportJob.DONE, covered_until__gte=moment
+    ).exists()
 
 
 def history_exhausted(owner: AbstractBaseUser, conversation: Conversation) -> bool:

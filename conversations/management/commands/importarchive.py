@@ -1,7 +1,9 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from conversations import importing, store
+from conversations import import_jobs, importing, store
 from conversations.archive import ArchiveError, ArchiveProgress, open_archive
 from dmreader.models import XAccount
 
@@ -33,6 +35,14 @@ class Command(BaseCommand):
                 imported = importing.import_archive(
                     x_account.user_id, archive, on_progress=self._show
                 )
+                job = import_jobs.record_done(
+                    x_account.user_id,
+                    file_name=Path(path).name,
+                    size=_size(Path(path)),
+                    imported=imported,
+                    conversations=archive.progress.conversations,
+                    generated_at=archive.manifest.generated_at,
+                )
         except ArchiveError as exc:
             self.stdout.write("")
             raise CommandError(str(exc)) from exc
@@ -43,6 +53,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"  done: {imported.events} events read, {imported.new} new in the cache"
+                + (f", {job.gaps_closed} history gap(s) filled" if job.gaps_closed else "")
             )
         )
 
@@ -55,3 +66,9 @@ class Command(BaseCommand):
             ending="",
         )
         self.stdout.flush()
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
