@@ -412,3 +412,28 @@ class ImportJob(models.Model):
         if done <= since or elapsed < 1:
             return None
         return int((total - done) * elapsed / (done - since))
+
+
+class ReadMark(models.Model):
+    """How far the owner has read one conversation: the newest event DM Reader has shown them
+    there. X's API has no read state, so this is DM Reader's own, per owner; inbox rows with
+    anything newer from someone else are bold, and the thread puts a "New" line before it.
+    Written by conversations/read_state.py only; it never moves back."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, models.CASCADE, related_name="read_marks")
+    # The newest event seen, as the thread orders events: (created_at, sort_id).
+    last_seen_at = models.DateTimeField()
+    last_seen_sort_id = models.CharField(max_length=ID_DIGITS)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # Also the index of queries.inbox's subquery: WHERE owner = … AND conversation = ….
+            models.UniqueConstraint(
+                fields=["owner", "conversation"], name="readmark_owner_conversation_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"read mark of user {self.owner_id} in {self.conversation_id}"

@@ -16,6 +16,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
+from conversations import read_state
 from conversations.models import DmEvent, XUser
 
 GROUP_GAP = timedelta(minutes=10)
@@ -196,7 +197,7 @@ class Block:
     """One thing in the conversation's flow: a day separator, a run of one sender's messages, or a
     system line (someone joined or left)."""
 
-    kind: str  # "day", "messages", "system"
+    kind: str  # "day", "messages", "system", "new" (the line before what is new since last time)
     label: str = ""
     sender: XUser | None = None
     sender_x_id: str = ""
@@ -217,17 +218,22 @@ def timeline(
     after: DmEvent | None = None,
     *,
     group: bool = False,
+    first_new: str = "",
 ) -> list[Block]:
     """Blocks for `events` (oldest first). `after` is the event just before them, if shown, so a
     page that continues a day does not repeat the separator. A day separator or a system line
     ends a run of one sender's messages; nothing but a new day starts a separator. `group`: the
-    conversation is a group, where runs of other people's messages are named."""
+    conversation is a group, where runs of other people's messages are named. `first_new`: the
+    id of the first event new since the owner's last visit (read_state.first_unseen), which a
+    "New" line comes before and starts a run of its own."""
     blocks: list[Block] = []
     previous = after
     for event in events:
         if previous is None or _day(previous) != _day(event):
             blocks.append(Block("day", label=day_label(event.created_at)))
         previous = event
+        if event.x_id == first_new:
+            blocks.append(Block("new", label="New"))
         if event.event_type != DmEvent.MESSAGE_CREATE:
             blocks.append(Block("system", label=system_line(event, people), events=[event]))
             continue
@@ -310,4 +316,5 @@ def inbox_row(conversation, me: str) -> dict:
         "last": conversation.last_event,
         "when": relative_time(conversation.last_event_at),
         "last_is_mine": conversation.last_event.sender_x_id == me,
+        "unread": read_state.unread(conversation, me),
     }

@@ -417,8 +417,13 @@ def test_hostile_seeded_texts_render_as_text(maya):
 INBOX_QUERIES = 9
 # Session, user, x_account; the conversation and its participants; 51 events with their senders,
 # their media, and their shared posts with authors; the conversation's history gaps.
-CONVERSATION_QUERIES = 9
-OLDER_QUERIES = CONVERSATION_QUERIES + 1  # the anchor event
+THREAD_QUERIES = 9
+# Opening it also reads the owner's read mark and, on a first visit, writes it (read_state.py);
+# a whole page has the inbox pane too: its rows with their marks, their participants, the last
+# events' media and posts, the sync state and the inbox's gaps (test_read_state.py: the thread
+# alone, as two panes swap it in, costs the thread and the mark).
+CONVERSATION_QUERIES = THREAD_QUERIES + 2 + 6
+OLDER_QUERIES = THREAD_QUERIES + 1  # the anchor event
 # At the oldest cached page: whether X has anything older (queries.history_exhausted), unless the
 # page holds a group's creation (its beginning, known without asking).
 LAST_PAGE_EXTRA = 1
