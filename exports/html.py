@@ -130,7 +130,7 @@ def members(job: Job, root: str) -> Iterator[Member]:
     entries = []
     for conversation, count in job.selection.conversations:
         participants = list(conversation.participants.all())
-        others = [p for p in participants if p.x_id != job.me]
+        others = rendering.others_of(conversation, job.me)
         for person in others[:3]:
             for member in files.avatar(person):
                 yield Member(f"{root}/{member.name}", member.chunks, member.compress)
@@ -138,7 +138,7 @@ def members(job: Job, root: str) -> Iterator[Member]:
         entries.append(
             {
                 "conversation": conversation,
-                "title": rendering.conversation_title(participants, job.me),
+                "title": rendering.title(conversation, job.me),
                 "others": others,
                 "avatars": [files.avatar_of(p.x_id, "") for p in others[:3]],
                 "count": count,
@@ -178,8 +178,8 @@ def _pages_of(job: Job, conversation: Conversation) -> Iterator[list[DmEvent]]:
 def _conversation_pages(
     job: Job, files: _Files, conversation: Conversation, participants: list[XUser], pages: int
 ) -> Iterator[Member]:
-    title = rendering.conversation_title(participants, job.me)
-    others = [p for p in participants if p.x_id != job.me]
+    title = rendering.title(conversation, job.me)
+    others = rendering.others_of(conversation, job.me)
     people = {p.x_id: p for p in participants}
     folder = f"c/{conversation.x_id}"
     for number, events in enumerate(_pages_of(job, conversation), start=1):

@@ -309,7 +309,7 @@ def markdown_chunks(job: Job) -> Iterator[bytes]:
         if conversation.pk != current:
             current, day = conversation.pk, None
             participants = list(conversation.participants.all())
-            title = rendering.conversation_title(participants, job.me)
+            title = rendering.title(conversation, job.me)
             handles = " · ".join(rendering.handle(p) for p in participants if p.x_id != job.me)
             lines += ["", f"## {md_escape(title)}", "", f"{md_escape(handles)}  "]
             lines += [f"Conversation {conversation.x_id}", ""]
