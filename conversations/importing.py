@@ -22,7 +22,7 @@ from pathlib import PurePosixPath
 
 from django.db import transaction
 
-from conversations import store
+from conversations import media, store
 from conversations.archive import (
     MESSAGE_CREATE,
     Archive,
@@ -42,6 +42,7 @@ _VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v"}
 class Imported:
     events: int = 0  # events read from the archive
     new: int = 0  # events the cache did not hold before
+    media_files: int = 0  # photos, videos and GIFs copied into the media storage
     problems: list[str] = field(default_factory=list)
 
 
@@ -77,19 +78,25 @@ def import_file(
     for event in archive.events_of(data_file):
         batch.append(event)
         if len(batch) >= batch_size:
-            store_batch(owner_id, batch, imported)
+            store_batch(owner_id, batch, imported, archive=archive)
             batch = []
             if on_progress:
                 on_progress(archive.progress, imported)
     if batch:
-        store_batch(owner_id, batch, imported)
+        store_batch(owner_id, batch, imported, archive=archive)
     if on_progress:
         on_progress(archive.progress, imported)
 
 
-def store_batch(owner_id: int, batch: list[ArchiveEvent], imported: Imported) -> None:
+def store_batch(
+    owner_id: int, batch: list[ArchiveEvent], imported: Imported, *, archive: Archive | None = None
+) -> None:
     """Write a batch of the archive's events through the store (the Import page's worker commits
-    each batch with its progress: import_jobs.py)."""
+    each batch with its progress: import_jobs.py). With `archive`, the batch's media files are
+    first copied into the media storage (media.store_archive_file), so imported photos show
+    without X; a file already stored is skipped, so a resumed batch costs nothing twice."""
+    if archive is not None:
+        store_media_files(owner_id, archive, batch, imported)
     batch = _without_known_membership(owner_id, batch)
     events = [event_data(e) for e in batch]
     media = [m for e in batch for m in media_data(e)]
@@ -98,6 +105,25 @@ def store_batch(owner_id: int, batch: list[ArchiveEvent], imported: Imported) ->
     imported.events += len(events)
     imported.new += stored.new
     imported.problems += stored.problems
+
+
+def store_media_files(
+    owner_id: int, archive: Archive, batch: list[ArchiveEvent], imported: Imported
+) -> None:
+    for event in batch:
+        x_id = archive_id(event)
+        for index, item in enumerate(event.media):
+            with archive.open_media(item.name) as source:
+                stored = media.store_archive_file(
+                    owner_id, _media_key(x_id, index), source, size=item.size
+                )
+            if stored:
+                imported.media_files += 1
+            else:
+                imported.problems.append(
+                    f"{item.name} was not imported: larger than "
+                    f"{media.MAX_MEDIA_BYTES // 1_000_000} MB, or not a photo or video."
+                )
 
 
 def archive_id(event: ArchiveEvent) -> str:

@@ -109,6 +109,13 @@ def store_events(
     return stored
 
 
+def store_users(owner_id: int, users: Iterable[UserData], gone: Iterable[str] = ()) -> None:
+    """People X described on their own (GET /2/users?ids=), and the ids it reported missing."""
+    with transaction.atomic():
+        found = _store_users(owner_id, list(users))
+        _mark_unavailable_users(owner_id, set(gone), found)
+
+
 def as_sent(value):
     """A JSON column's value as X sent it (the NUL encoding above undone)."""
     if isinstance(value, str):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("2/oauth2/token", oauth_views.token, name="token"),
     path("2/oauth2/revoke", oauth_views.revoke, name="revoke"),
     path("2/users/me", users_views.users_me, name="users_me"),
+    path("2/users", users_views.users_by_ids, name="users_by_ids"),
     re_path(
         r"^2/users/by/username/" + ID.format("username") + "$",
         users_views.user_by_username,

@@ -116,12 +116,12 @@ def test_an_imported_archive_reads_scrolls_and_searches_like_the_rest(
         threading.Event(),
     )
 
-    def held_on_the_third(*args):
+    def held_on_the_third(*args, **kwargs):
         batches.append(1)
         if len(batches) == 3:
             reached.set()
             go.wait(timeout=60)
-        store_batch(*args)
+        store_batch(*args, **kwargs)
 
     monkeypatch.setattr(importing, "store_batch", held_on_the_third)
     worker = threading.Thread(target=run_due_tasks)
