@@ -121,9 +121,7 @@ def file_response(item: Media, kind: str, account: XAccount | None) -> HttpRespo
     """A photo (`full`), a video's MP4 (`video`) or a preview image of a cached DM. One imported
     from X's archive is served from the media storage, where the import put it: no X needed."""
     owner_id = item.owner_id
-    if is_from_archive(item):
-        if kind == "preview":
-            return HttpResponseNotFound("An archive keeps no preview image")
+    if is_from_archive(item) and kind != "preview":  # an archive keeps no preview images
         stored = _open_cached(cache_storage(), archive_file_name(owner_id, item.media_key))
         if stored is not None:
             return _file_response(*stored)

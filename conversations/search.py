@@ -173,6 +173,8 @@ _RESULT_FIELDS = [
     "sender_x_id",
     "conversation__x_id",
     "conversation__is_group",
+    "conversation__name",
+    "conversation__archive_name",
     "sender__x_id",
     "sender__name",
     "sender__username",

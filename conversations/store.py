@@ -116,6 +116,17 @@ def store_users(owner_id: int, users: Iterable[UserData], gone: Iterable[str] = 
         _mark_unavailable_users(owner_id, set(gone), found)
 
 
+def note_archive_files(owner_id: int, files: dict[str, str]) -> None:
+    """The API's media of messages an archive also has: their file, named in raw["archive_file"],
+    is now in the media storage (importing.store_media_files), served from there."""
+    if not files:
+        return
+    rows = list(Media.objects.filter(owner_id=owner_id, media_key__in=list(files)))
+    for row in rows:
+        row.raw = {**row.raw, "archive_file": storable_json(files[row.media_key])}
+    Media.objects.bulk_update(rows, ["raw"])
+
+
 def as_sent(value):
     """A JSON column's value as X sent it (the NUL encoding above undone)."""
     if isinstance(value, str):
