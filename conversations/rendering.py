@@ -5,6 +5,7 @@ Message text is escaped first and only our own markup is added around X's entiti
 message says can inject markup or script; links are added only for http(s) targets.
 """
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -338,18 +339,36 @@ def title(conversation, me: str) -> str:
 
 
 def others_of(conversation, me: str) -> list[XUser]:
-    """The conversation's other people in the title's order: the first two or three make a
-    group's composite avatar, so it matches the names its title starts with."""
+    """The conversation's other people in the title's order."""
     return _others_in_order(list(conversation.participants.all()), me)
+
+
+AVATAR_FACES = 3
+
+
+def avatar_people(conversation, me: str) -> list[XUser]:
+    """Whose pictures make the conversation's avatar: the other person, or for a group a
+    composite of three of its people. Not the first three by name: two groups of the same circle
+    of friends would then wear the same three faces. Each group draws its three in an order of
+    its own (a hash of its id and theirs), the same every time it is shown."""
+    others = _others_in_order(list(conversation.participants.all()), me)
+    if len(others) <= AVATAR_FACES:
+        return others
+    key = conversation.x_id
+
+    def draw(person: XUser) -> tuple[bool, str]:
+        # Accounts X no longer returns have no picture: last.
+        return person.unavailable, hashlib.sha256(f"{key}:{person.x_id}".encode()).hexdigest()
+
+    return sorted(others, key=draw)[:AVATAR_FACES]
 
 
 def inbox_row(conversation, me: str) -> dict:
     """What one inbox row shows of a conversation (queries.inbox prefetches all of it)."""
-    participants = list(conversation.participants.all())
     return {
         "conversation": conversation,
         "title": title(conversation, me),
-        "others": _others_in_order(participants, me)[:3],
+        "others": avatar_people(conversation, me),
         "last": conversation.last_event,
         "when": relative_time(conversation.last_event_at),
         "last_is_mine": conversation.last_event.sender_x_id == me,

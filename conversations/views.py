@@ -219,6 +219,7 @@ def _conversation_context(
         "conversation": convo,
         "title": rendering.title(convo, me),
         "others": rendering.others_of(convo, me),
+        "faces": rendering.avatar_people(convo, me),
         "blocks": gaps.place(
             rendering.timeline(reading.page.events, people, me, group=convo.is_group),
             list(queries.history_gaps(request.user, convo)),
@@ -258,7 +259,9 @@ def name_group(request: HttpRequest, x_id: str) -> HttpResponse:
     name = "" if request.POST.get("clear") else " ".join(request.POST.get("name", "").split())
     problem = ""
     if not name and not request.POST.get("clear"):
-        problem = "Type a name for the group, or press Remove my name to go back to the default."
+        problem = "Type a name for the group." + (
+            " Or press Remove my name to go back to the one it had." if convo.name else ""
+        )
     elif len(name) > store.GROUP_NAME_MAX:
         problem = f"That name is {len(name)} characters long; a group name can have up to {store.GROUP_NAME_MAX}."
     if problem:

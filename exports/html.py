@@ -131,7 +131,7 @@ def members(job: Job, root: str) -> Iterator[Member]:
     for conversation, count in job.selection.conversations:
         participants = list(conversation.participants.all())
         others = rendering.others_of(conversation, job.me)
-        for person in others[:3]:
+        for person in rendering.avatar_people(conversation, job.me):
             for member in files.avatar(person):
                 yield Member(f"{root}/{member.name}", member.chunks, member.compress)
         pages = max(1, math.ceil(count / PAGE_SIZE))
@@ -140,7 +140,10 @@ def members(job: Job, root: str) -> Iterator[Member]:
                 "conversation": conversation,
                 "title": rendering.title(conversation, job.me),
                 "others": others,
-                "avatars": [files.avatar_of(p.x_id, "") for p in others[:3]],
+                "avatars": [
+                    files.avatar_of(p.x_id, "")
+                    for p in rendering.avatar_people(conversation, job.me)
+                ],
                 "count": count,
                 "pages": pages,
                 "page_numbers": range(1, pages + 1),
@@ -203,7 +206,10 @@ def _conversation_pages(
                 "conversation": conversation,
                 "title": title,
                 "others": others,
-                "avatars": [files.avatar_of(p.x_id, "../../") for p in others[:3]],
+                "avatars": [
+                    files.avatar_of(p.x_id, "../../")
+                    for p in rendering.avatar_people(conversation, job.me)
+                ],
                 "blocks": blocks,
                 "number": number,
                 "pages": pages,
