@@ -331,11 +331,15 @@ def title(conversation, me: str) -> str:
     """What a conversation is called everywhere it is named (inbox, thread, search, exports,
     admin): the owner's name for a group, else the name X's archive gave it, else one made from
     its participants (prefetch them: `conversation.participants.all()` is read)."""
-    if conversation.is_group:
-        name = (conversation.name or conversation.archive_name).strip()
-        if name:
-            return name
-    return conversation_title(list(conversation.participants.all()), me)
+    return group_name(conversation) or conversation_title(list(conversation.participants.all()), me)
+
+
+def group_name(conversation) -> str:
+    """A group's name: its owner's own, else the one X's archive gave it; "" for none (and for
+    every one-to-one)."""
+    if not conversation.is_group:
+        return ""
+    return (conversation.name or conversation.archive_name).strip()
 
 
 def others_of(conversation, me: str) -> list[XUser]:

@@ -87,8 +87,8 @@ def conversation_json(conversation: Conversation, count: int) -> dict:
     return {
         "id": conversation.x_id,
         "type": "group" if conversation.is_group else "one_to_one",
-        # The store keeps no group name yet; the field is there for when it does.
-        "name": getattr(conversation, "name", "") or None,
+        # The owner's name for the group, else its archive's (rendering.group_name).
+        "name": rendering.group_name(conversation) or None,
         "participant_ids": [p.x_id for p in conversation.participants.all()],
         "history_complete": conversation.history_complete,
         "events_in_export": count,

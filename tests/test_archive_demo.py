@@ -211,6 +211,12 @@ def test_the_owner_names_a_group_and_the_name_is_used_everywhere(demo, client):
     assert "Portugal crew" in client.get("/search/", {"q": "Lisbon"}).content.decode()
     export = client.get("/export/", {"conversation": group.x_id}).content.decode()
     assert "Portugal crew" in export
+    # The JSON export names it too (its "name"), as the HTML and Markdown ones title it.
+    from exports import writers
+
+    assert writers.conversation_json(Conversation.objects.get(pk=group.pk), 1)["name"] == (
+        "Portugal crew"
+    )
     # Removing it goes back to the archive's name.
     client.post(f"/c/{group.x_id}/name/", {"clear": "1", "name": ""})
     assert f"<h1>{LISBON_NAME}</h1>" in client.get(f"/c/{group.x_id}/").content.decode()

@@ -29,7 +29,9 @@ kept under XSANDBOX_MEDIA_DIR until the account's history changes.
 
 import hashlib
 import json
+import os
 import random
+import tempfile
 import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import Count, Max
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_http_methods
 
@@ -85,20 +88,25 @@ def cached_archive(user: User, *, with_media: bool = True) -> Path:
     """The ZIP for the account's history as it is now, built once and kept while nothing changes
     (a new event, the clock moving past one, another seed: each makes another file)."""
     now = clock.now()
-    events = _events(user, now)
-    newest = events[0].id if events else 0
+    shape = Event.objects.filter(conversation__participants=user, created_at__lte=now).aggregate(
+        newest=Max("id"), count=Count("id")
+    )
     key = hashlib.sha256(
-        f"{ARCHIVE_VERSION}:{user.id}:{newest}:{len(events)}:{with_media}".encode()
+        f"{ARCHIVE_VERSION}:{user.id}:{shape['newest']}:{shape['count']}:{with_media}".encode()
     ).hexdigest()[:24]
     folder = Path(settings.XSANDBOX_MEDIA_DIR) / "archives"
     path = folder / f"{user.username}-{key}.zip"
     with _LOCK:
         if not path.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".partial")
-            with partial.open("wb") as out:
-                write_archive(user, events, out, now=now, with_media=with_media)
-            partial.rename(path)
+            # A name of its own: sandboxes of one test run share this folder.
+            fd, partial = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".zip")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    write_archive(user, _events(user, now), out, now=now, with_media=with_media)
+                os.replace(partial, path)
+            finally:
+                Path(partial).unlink(missing_ok=True)
     return path
 
 
@@ -350,12 +358,10 @@ def _photo(item: Media) -> bytes:
 
 def _clip() -> bytes:
     def make() -> bytes:
-        target = Path(settings.XSANDBOX_MEDIA_DIR) / "archive-clip" / "making.mp4"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        imagery.video_mp4(4242, 320, 240, target, seconds=1.0, caption="")
-        data = target.read_bytes()
-        target.unlink()
-        return data
+        with tempfile.TemporaryDirectory() as folder:
+            target = Path(folder) / "clip.mp4"
+            imagery.video_mp4(4242, 320, 240, target, seconds=1.0, caption="")
+            return target.read_bytes()
 
     return _cached_bytes("archive-clip/320x240.mp4", make)
 
