@@ -11,7 +11,9 @@ from playwright.sync_api import Page, expect
 from conversations import reactions
 from conversations.models import Conversation, DmEvent, ImportJob
 from tests.browser.test_reader_browser import (  # noqa: F401 - fixtures used by name
+    PHONE,
     assert_accessible,
+    assert_fits_the_width,
     dialogs,
     maya,
     snap,
@@ -102,6 +104,16 @@ def test_the_archive_from_the_sandbox_names_groups_and_shows_reactions(
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("heading", name="Portugal crew 🌊", level=1)).to_be_visible()
     snap(page, "identity-renamed")
+    # On a phone the header's Rename shares the row of Media and Go to date, within the width.
+    page.set_viewport_size(PHONE)
+    assert_fits_the_width(page)
+    page.locator(".group-name summary").click()
+    expect(name).to_be_visible()
+    assert_fits_the_width(page)
+    form = page.locator(".group-name form").bounding_box()
+    assert form["x"] >= 0 and form["x"] + form["width"] <= PHONE["width"], form
+    snap(page, "identity-rename-phone")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # Reactions under a message: emoji, count, and who in words for a screen reader.
     reacted = next(
