@@ -123,6 +123,15 @@ def text_of(html: str) -> str:
 # The demo: 30 days, then the archive, then all of it -------------------------------------------
 
 
+def test_the_import_page_links_to_the_sandboxs_archive_only_on_the_sandbox(sandbox, demo, client):
+    with override_settings(XSANDBOX_URL=sandbox.base_url, X_API_BASE_URL=sandbox.base_url):
+        page = client.get("/import/").content.decode()
+        assert f'href="{sandbox.base_url}/archives/maya_reads.zip" download' in page
+    with override_settings(XSANDBOX_URL=sandbox.base_url, X_API_BASE_URL="https://api.x.com"):
+        page = client.get("/import/").content.decode()
+        assert "/archives/" not in page and "Download an archive of your data" in page
+
+
 def test_the_sandboxs_archive_brings_the_whole_history_once(sandbox, demo):
     truth = sandbox.admin("GET", "truth/maya_reads")["events"]
     cached = list(DmEvent.objects.filter(owner=demo.user).values_list("x_id", "created_at"))
