@@ -179,6 +179,9 @@ def test_a_group_named_in_the_archive_is_titled_so_everywhere_with_its_renames_a
     # A search result says where it is by the name (the book club opens with this message).
     found = client.get("/search/", {"q": "welcome everyone"}).content.decode()
     assert "in Book club 📚" in found
+    # in: finds a group by its name too.
+    named = client.get("/search/", {"q": "in:club welcome"}).content.decode()
+    assert named.count('class="search-result-link"') == 1 and "in Book club 📚" in named
 
 
 def test_a_hostile_group_name_stays_text(demo, client):
