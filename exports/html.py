@@ -211,6 +211,7 @@ def _conversation_pages(
                     for p in rendering.avatar_people(conversation, job.me)
                 ],
                 "blocks": blocks,
+                "me": job.me,
                 "number": number,
                 "pages": pages,
                 "first": events[0],

@@ -318,6 +318,28 @@ def test_reactions_show_under_their_messages_with_counts_and_who(demo, client):
     assert reacted[0].x_id in demo.synced and reacted[0].raw.get("source") != "archive"
 
 
+def test_an_html_export_keeps_the_reactions_and_the_groups_name(demo, client, settings):
+    settings.MEDIA_CACHE_DIR = demo.media_dir
+    group = Conversation.objects.get(owner=demo.user, archive_name="Book club 📚")
+    reacted = [
+        e
+        for e in DmEvent.objects.filter(owner=demo.user, conversation=group)
+        if reactions.raw_reactions(e)
+    ]
+    response = client.post(
+        "/export/start/", {"format": "html", "conversation": group.x_id, "before": "", "after": ""}
+    )
+    assert "attachment;" in response["Content-Disposition"]
+    body = b"".join(response.streaming_content)
+    with zipfile.ZipFile(io.BytesIO(body)) as export:
+        pages = [n for n in export.namelist() if f"/c/{group.x_id}/" in n]
+        html = "".join(export.read(n).decode() for n in pages)
+        index = export.read(next(n for n in export.namelist() if n.endswith("/index.html")))
+    assert reacted and html.count('<ul class="reactions" aria-label="Reactions">') == len(reacted)
+    assert "reacted with" in html and "<title>Book club 📚" in html
+    assert "Book club 📚" in index.decode()
+
+
 def test_a_reaction_is_labelled_in_words_and_a_hostile_key_stays_text():
     maya = XUser(x_id="1", name="Maya")
     ana = XUser(x_id="2", name="Ana Lima")
