@@ -165,6 +165,7 @@ def write_archive(
     as_folder: bool = False,
     manifest_lists_dms: bool = True,
     manifest_parts_reversed: bool = False,
+    generated_at: datetime = datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
 ) -> WrittenArchive:
     """Write the archive as a ZIP at `target` (or as the extracted folder, `as_folder=True`)."""
     root = Path(tempfile.mkdtemp(prefix="archive-", dir=target.parent)) if not as_folder else target
@@ -195,7 +196,7 @@ def write_archive(
         "userInfo": {"accountId": account_id, "userName": username, "displayName": display_name},
         "archiveInfo": {
             "sizeBytes": "0",
-            "generationDate": iso(datetime(2026, 11, 30, 12, 0, tzinfo=UTC)),
+            "generationDate": iso(generated_at),
             "isPartialArchive": False,
             "maxPartSizeBytes": "53687091200",
         },

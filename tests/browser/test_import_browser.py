@@ -44,8 +44,14 @@ def older_history(account: XAccount, conversation: Conversation, tmp_path) -> af
         )
         for m in range(80, 0, -1)
     ]
+    # Made today, as X's would be: an archive covers history up to its generation date, and the
+    # gap above this conversation's 30 days ends a few days ago at most.
     return af.write_archive(
-        tmp_path / "twitter-archive.zip", [history], account_id=me, username=account.username
+        tmp_path / "twitter-archive.zip",
+        [history],
+        account_id=me,
+        username=account.username,
+        generated_at=timezone.now(),
     )
 
 
