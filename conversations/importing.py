@@ -30,6 +30,7 @@ from conversations.archive import (
     MESSAGE_CREATE,
     PARTICIPANTS_JOIN,
     Archive,
+    ArchiveError,
     ArchiveEvent,
     ArchiveFile,
     ArchiveProgress,
@@ -136,8 +137,13 @@ def store_media_files(
         x_id = archive_id(event)
         keys = synced.get(x_id) or [_media_key(x_id, i) for i in range(len(event.media))]
         for item, key in zip(event.media, keys, strict=False):
-            with archive.open_media(item.name) as source:
-                stored = media.store_archive_file(owner_id, key, source, size=item.size)
+            try:
+                with archive.open_media(item.name) as source:
+                    stored = media.store_archive_file(owner_id, key, source, size=item.size)
+            except ArchiveError as damaged:
+                # One damaged photo costs that photo, not the import (its message is kept).
+                imported.problems.append(str(damaged))
+                continue
             if not stored:
                 imported.problems.append(
                     f"{item.name} was not imported: larger than "

@@ -460,6 +460,24 @@ def test_an_oversized_or_unreadable_media_file_is_refused_and_the_rest_imported(
     assert [p for p in (tmp_path / "media").rglob("*") if p.is_file()] == stored
 
 
+def test_a_damaged_media_file_costs_that_file_not_the_import(tmp_path, settings):
+    from django.contrib.auth import get_user_model
+
+    settings.MEDIA_CACHE_DIR = tmp_path / "media"
+    owner = get_user_model().objects.create_user("maya")
+    jpeg = b"\xff\xd8\xff\xe0" + b"DAMAGEDPHOTO" * 50
+    path = archive_with_media(
+        tmp_path, {"{id}-bad.jpg": jpeg}, ["https://ton.twitter.com/1.1/ton/data/dm/{id}/1/bad.jpg"]
+    )
+    raw = path.read_bytes()
+    at = raw.index(b"DAMAGEDPHOTO")  # stored, not deflated: flip a byte, the CRC no longer fits
+    path.write_bytes(raw[:at] + b"X" + raw[at + 1 :])
+    with open_archive(path) as archive:
+        imported = importing.import_archive(owner.pk, archive)
+    assert imported.new == 1 and imported.media_files == 0
+    assert len(imported.problems) == 1 and "damaged" in imported.problems[0]
+
+
 def test_an_archive_whose_media_names_climb_out_of_their_folder_is_refused_whole(tmp_path):
     from conversations.archive import ArchiveError
 
