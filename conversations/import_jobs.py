@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from conversations import importing, store, uploads
+from conversations import importing, store, sync, uploads
 from conversations.archive import Archive, ArchiveError, open_archive
 from conversations.models import ImportJob
 from dmreader.models import XAccount
@@ -149,6 +149,9 @@ def run(job_id: int) -> str:
             _import(job, archive, held)
         store.refresh_statistics()
         closed = store.close_gaps(job.owner_id, job.covered_until) if job.covered_until else 0
+        # People the archive names by id only: asked of X now, shown by id until then (and
+        # after, if X can't say: the import is done either way).
+        sync.resolve_unknown_users(job.owner_id)
         return _end(job, ImportJob.DONE, gaps_closed=closed)
     except ArchiveError as problem:
         return _end(job, ImportJob.FAILED, error=str(problem))
@@ -218,7 +221,7 @@ def _import(job: ImportJob, archive: Archive, held: _Lease) -> None:
     while batch := list(itertools.islice(events, importing.BATCH)):
         new_before = imported.new
         with transaction.atomic():
-            importing.store_batch(job.owner_id, batch, imported)
+            importing.store_batch(job.owner_id, batch, imported, archive=archive)
             held.renew(
                 messages_done=F("messages_done") + len(batch),
                 messages_new=F("messages_new") + imported.new - new_before,

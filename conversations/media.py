@@ -118,8 +118,13 @@ def sends_token_to(url: str) -> bool:
 
 
 def file_response(item: Media, kind: str, account: XAccount | None) -> HttpResponse:
-    """A photo (`full`), a video's MP4 (`video`) or a preview image of a cached DM."""
+    """A photo (`full`), a video's MP4 (`video`) or a preview image of a cached DM. One imported
+    from X's archive is served from the media storage, where the import put it: no X needed."""
     owner_id = item.owner_id
+    if is_from_archive(item) and kind != "preview":  # an archive keeps no preview images
+        stored = _open_cached(cache_storage(), archive_file_name(owner_id, item.media_key))
+        if stored is not None:
+            return _file_response(*stored)
     if kind == "preview":
         return proxy(item.preview_image_url, owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
     if kind == "video":
@@ -192,11 +197,73 @@ def proxy(url: str, *, owner_id: int, max_bytes: int, token: str = "") -> HttpRe
         cached = _open_cached(storage, name)
         if cached is None:  # deleted in between (the owner left)
             return HttpResponseNotFound()
-    content_type, file = cached
+    return _file_response(*cached)
+
+
+def _file_response(content_type: str, file: File) -> FileResponse:
     response = FileResponse(file, content_type=content_type)
     response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# Media from X's archive -------------------------------------------------------------------------
+# The archive's DM photos, videos and GIFs (data/direct_messages_media/, …group_media/) are copied
+# into the same storage as fetched media, in the same one-object format, under a name made from
+# the owner and the media key only: a name inside the archive never becomes a path here, so a
+# hostile one ("../../etc/passwd", an absolute path) can lead nowhere (archive.py refuses such an
+# archive outright anyway). Each file is capped at MAX_MEDIA_BYTES and must be an image or video.
+
+
+def is_from_archive(item: Media) -> bool:
+    return isinstance(item.raw, dict) and bool(item.raw.get("archive_file"))
+
+
+def archive_file_name(owner_id: int, media_key: str) -> str:
+    return f"{int(owner_id)}/archive-{hashlib.sha256(media_key.encode()).hexdigest()}"
+
+
+def store_archive_file(
+    owner_id: int, media_key: str, source, *, size: int, max_bytes: int = MAX_MEDIA_BYTES
+) -> bool:
+    """Copy one media file of an archive (`source`: a binary stream, `size` its length as the
+    archive says) into the media storage for its owner. False when it is refused: too big, or
+    not a picture or video. Storing a file already there does nothing."""
+    if size > max_bytes:
+        logger.info("Archive media %s refused: %s bytes", media_key, size)
+        return False
+    storage = cache_storage()
+    name = archive_file_name(owner_id, media_key)
+    if storage.exists(name):
+        return True
+    if isinstance(storage, FileSystemStorage):
+        os.makedirs(storage.location, exist_ok=True)
+        tmp_dir = storage.location
+    else:
+        tmp_dir = None
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".archive-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            head = source.read(16)
+            content_type = _sniffed(head)
+            if not content_type.startswith(("image/", "video/")):
+                logger.info("Archive media %s refused: not a picture or video", media_key)
+                return False
+            out.write(content_type.encode("ascii") + b"\n" + head)
+            copied = len(head)
+            while chunk := source.read(64 * 1024):
+                copied += len(chunk)
+                if copied > max_bytes:  # the archive's directory lied about its size
+                    return False
+                out.write(chunk)
+        with _Downloaded(open(tmp, "rb"), name=tmp) as stored:
+            saved = storage.save(name, stored)
+        if saved != name:
+            storage.delete(saved)
+        return True
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 # The cache ----------------------------------------------------------------------------------------

@@ -60,6 +60,13 @@ class Conversation(models.Model):
     history_token = models.CharField(max_length=200, blank=True)
     # X has nothing older to give (the start of the conversation or of its 30-day window).
     history_complete = models.BooleanField(default=False)
+    # A group's name. The owner's own (the rename form; "" for none) wins over the one X's
+    # archive gives (its latest conversationNameUpdate, with that event's time so an older import
+    # never undoes a newer rename); without either the title is made from the participants
+    # (rendering.title). X's API sends no group names, so an archive is their only source.
+    name = models.CharField(max_length=100, blank=True)
+    archive_name = models.CharField(max_length=200, blank=True)
+    archive_name_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -1,8 +1,8 @@
 """Search over one owner's cached messages.
 
 A query is words, "exact phrases", -excluded words and operators: from:@user, in:@user (the
-one-to-one with them), in:<conversation id>, in:name (groups with someone of that name),
-has:media|photo|video|gif|link|post, before:YYYY-MM-DD, after:YYYY-MM-DD. Matching ignores case
+one-to-one with them), in:<conversation id>, in:name (groups with someone of that name, and the
+group of that name), has:media|photo|video|gif|link|post, before:YYYY-MM-DD, after:YYYY-MM-DD. Matching ignores case
 and accents. Words match by prefix through the full-text index (SQLite FTS5, or a PostgreSQL
 tsvector); text with no word boundaries to index (Chinese, Japanese, emoji, symbols) matches as
 a substring of the folded text instead, so it is findable on both databases alike.
@@ -174,6 +174,8 @@ _RESULT_FIELDS = [
     "sender_x_id",
     "conversation__x_id",
     "conversation__is_group",
+    "conversation__name",
+    "conversation__archive_name",
     "sender__x_id",
     "sender__name",
     "sender__username",
@@ -932,8 +934,13 @@ def _places(owner: AbstractBaseUser, places: list[str]) -> Q:
             members = XUser.objects.filter(owner=owner).filter(
                 Q(name__icontains=place) | Q(username__icontains=place)
             )
+            # A group of someone of that name, or the group of that name (rendering.group_name).
             groups = Conversation.objects.filter(
-                owner=owner, is_group=True, participants__in=members
+                Q(participants__in=members)
+                | Q(name__icontains=place)
+                | Q(name="", archive_name__icontains=place),
+                owner=owner,
+                is_group=True,
             ).values("pk")
             match |= Q(conversation__in=groups)
     return match

@@ -40,6 +40,8 @@ from conversations.xapi import DmPage, EventData, MediaData, PostData, UserData
 
 NUL, VISIBLE_NUL, ESCAPE = "\x00", "\u2400", "\ue000"
 _ESCAPED = re.compile(ESCAPE + "(.)", re.DOTALL)
+# An archive's rename of a group (importing.py keeps the name as the event's text).
+CONVERSATION_NAME_UPDATE = "ConversationNameUpdate"
 
 # What the database refuses because of a value: worth storing event by event. Anything else (a
 # lost connection, a locked or full database) is not about the data and fails the sync, which is
@@ -105,6 +107,24 @@ def store_events(
                 if attempt == 2:
                     stored.problems.append(_set_aside(owner_id, event, exc))
     return stored
+
+
+def store_users(owner_id: int, users: Iterable[UserData], gone: Iterable[str] = ()) -> None:
+    """People X described on their own (GET /2/users?ids=), and the ids it reported missing."""
+    with transaction.atomic():
+        found = _store_users(owner_id, list(users))
+        _mark_unavailable_users(owner_id, set(gone), found)
+
+
+def note_archive_files(owner_id: int, files: dict[str, str]) -> None:
+    """The API's media of messages an archive also has: their file, named in raw["archive_file"],
+    is now in the media storage (importing.store_media_files), served from there."""
+    if not files:
+        return
+    rows = list(Media.objects.filter(owner_id=owner_id, media_key__in=list(files)))
+    for row in rows:
+        row.raw = {**row.raw, "archive_file": storable_json(files[row.media_key])}
+    Media.objects.bulk_update(rows, ["raw"])
 
 
 def as_sent(value):
@@ -194,6 +214,7 @@ def _store(owner_id: int, batch: _Batch) -> Stored:
         DmEvent.objects.filter(owner_id=owner_id, x_id__in=ids).values_list("x_id", flat=True)
     )
     existing -= _replace_imported(owner_id, batch.events, existing)
+    _add_archive_data(owner_id, batch.events, existing)
     fresh = {e.id: e for e in batch.events if e.id not in existing}
     if not fresh:
         return Stored()
@@ -225,6 +246,26 @@ def _replace_imported(owner_id: int, events: list[EventData], existing: set[str]
         from_api[x_id].raw["archive"] = as_sent(row.raw.get("archive"))
     DmEvent.objects.filter(pk__in=[row.pk for row in imported.values()]).delete()
     return set(imported)
+
+
+def _add_archive_data(owner_id: int, events: list[EventData], existing: set[str]) -> None:
+    """An archive imported after a sync: the API's row stays as X's API gave it, and what only the
+    archive has (reactions, its own object) is added to it as raw["archive"], once."""
+    from_archive = {
+        e.id: e for e in events if e.id in existing and e.raw.get("source") == "archive"
+    }
+    if not from_archive:
+        return
+    rows = [
+        row
+        for row in DmEvent.objects.filter(owner_id=owner_id, x_id__in=list(from_archive)).only(
+            "pk", "x_id", "raw"
+        )
+        if row.raw.get("source") != "archive" and "archive" not in row.raw
+    ]
+    for row in rows:
+        row.raw = {**row.raw, "archive": storable_json(from_archive[row.x_id].raw["archive"])}
+    DmEvent.objects.bulk_update(rows, ["raw"])
 
 
 def _set_aside(owner_id: int, event: EventData, exc: Exception) -> str:
@@ -433,6 +474,40 @@ def _conversations_for(owner_id: int, events: Iterable[EventData]) -> dict[str, 
     return {**found, **{c.x_id: c for c in missing}}
 
 
+def _name_groups(conversations: dict[str, Conversation], events) -> None:
+    """A group's latest rename in X's archive (conversationNameUpdate: its text is the name)
+    becomes the name it is shown by, unless the row knows a later one: imports in any order end
+    on the newest name."""
+    renamed = []
+    for event in sorted(events, key=lambda e: e.created_at):
+        row = conversations[event.conversation_id]
+        if event.event_type != CONVERSATION_NAME_UPDATE or not row.is_group:
+            continue
+        if row.archive_name_at is None or event.created_at >= row.archive_name_at:
+            row.archive_name = _fit(Conversation, "archive_name", event.text.strip())
+            row.archive_name_at = event.created_at
+            renamed.append(row)
+    if renamed:
+        Conversation.objects.bulk_update(set(renamed), ["archive_name", "archive_name_at"])
+
+
+GROUP_NAME_MAX = Conversation._meta.get_field("name").max_length
+
+
+def name_group(owner_id: int, x_id: str, name: str) -> Conversation:
+    """The owner's own name for one of their groups ("" to go back to the archive's name or the
+    participants'). The caller has checked it (views.rename_group); a one-to-one has no name."""
+    name = " ".join(name.split())
+    if len(name) > GROUP_NAME_MAX:
+        raise ValueError(f"a group name is at most {GROUP_NAME_MAX} characters")
+    updated = Conversation.objects.filter(owner_id=owner_id, x_id=x_id, is_group=True).update(
+        name=name.replace(NUL, VISIBLE_NUL)
+    )
+    if not updated:
+        raise Conversation.DoesNotExist(x_id)
+    return Conversation.objects.get(owner_id=owner_id, x_id=x_id)
+
+
 def conversation(owner_id: int, x_id: str) -> Conversation:
     """The owner's row for a conversation, made if it is not cached yet (before its events)."""
     row, _ = Conversation.objects.get_or_create(
@@ -479,6 +554,7 @@ def _update_conversations(
             row.last_event_id, row.last_event_at = rows[event.id].pk, event.created_at
             changed.append(row)
     Conversation.objects.bulk_update(changed, ["last_event", "last_event_at"])
+    _name_groups(conversations, events)
     through = Conversation.participants.through
     through.objects.bulk_create(
         [

@@ -80,6 +80,9 @@ X_AUTHORIZE_URL = env_str("X_AUTHORIZE_URL", f"{_SANDBOX}/i/oauth2/authorize")
 X_TOKEN_URL = env_str("X_TOKEN_URL", f"{_SANDBOX}/2/oauth2/token")
 X_REVOKE_URL = env_str("X_REVOKE_URL", f"{_SANDBOX}/2/oauth2/revoke")
 X_API_BASE_URL = env_str("X_API_BASE_URL", _SANDBOX).rstrip("/")
+# The sandbox's own address: where the app's X API is this URL, it runs on the sandbox, and the
+# Import page links to the sandbox's archive of the signed-in account (xsandbox/archive.py).
+XSANDBOX_URL = _SANDBOX.rstrip("/")
 X_SCOPES = ["dm.read", "tweet.read", "users.read", "offline.access"]
 # (connect, read) seconds for every call to X.
 X_TIMEOUT = (5.0, float(env_str("X_READ_TIMEOUT", "20")))

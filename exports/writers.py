@@ -87,8 +87,8 @@ def conversation_json(conversation: Conversation, count: int) -> dict:
     return {
         "id": conversation.x_id,
         "type": "group" if conversation.is_group else "one_to_one",
-        # The store keeps no group name yet; the field is there for when it does.
-        "name": getattr(conversation, "name", "") or None,
+        # The owner's name for the group, else its archive's (rendering.group_name).
+        "name": rendering.group_name(conversation) or None,
         "participant_ids": [p.x_id for p in conversation.participants.all()],
         "history_complete": conversation.history_complete,
         "events_in_export": count,
@@ -309,7 +309,7 @@ def markdown_chunks(job: Job) -> Iterator[bytes]:
         if conversation.pk != current:
             current, day = conversation.pk, None
             participants = list(conversation.participants.all())
-            title = rendering.conversation_title(participants, job.me)
+            title = rendering.title(conversation, job.me)
             handles = " · ".join(rendering.handle(p) for p in participants if p.x_id != job.me)
             lines += ["", f"## {md_escape(title)}", "", f"{md_escape(handles)}  "]
             lines += [f"Conversation {conversation.x_id}", ""]

@@ -243,11 +243,11 @@ def test_a_worker_that_dies_mid_import_is_resumed_by_its_check_back(
     assert response.status_code == 302
     store_batch, calls = importing.store_batch, []
 
-    def dies_on_the_third_batch(*args):
+    def dies_on_the_third_batch(*args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
             raise SystemExit("killed")  # as a SIGKILL: none of the runner's handlers runs
-        store_batch(*args)
+        store_batch(*args, **kwargs)
 
     monkeypatch.setattr(importing, "store_batch", dies_on_the_third_batch)
     run_due_tasks()  # the worker takes the import queued by the upload, and its run dies

@@ -137,7 +137,8 @@ def test_the_inbox_lists_every_conversation_newest_first_with_names_and_previews
     groups = [c["id"] for c in truth["conversations"] if c["is_group"] and c["id"] in newest]
     for group in groups:
         row = text_of(dict(rows)[group])
-        assert re.match(r"^[^,@]+, [^,@]+ and \d+ others? ", row), row
+        # Up to four first names, then how many more (rendering.conversation_title).
+        assert re.match(r"^[^,@]+(?:, [^,@]+)+ and (?:\d+ others?|[^,@\d]+) ", row), row
     assert "Up to date" in page.content.decode()
 
 

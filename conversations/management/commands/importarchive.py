@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from conversations import import_jobs, importing, store
+from conversations import import_jobs, importing, store, sync
 from conversations.archive import ArchiveError, ArchiveProgress, open_archive
 from dmreader.models import XAccount
 
@@ -50,9 +50,16 @@ class Command(BaseCommand):
         self.stdout.write("")
         for problem in imported.problems:
             self.stdout.write(self.style.WARNING(f"  {problem}"))
+        resolved = sync.resolve_unknown_users(x_account.user_id)
+        if resolved.found or resolved.gone or resolved.left:
+            self.stdout.write(
+                f"  people named by id only: {resolved.found} found on X, {resolved.gone} gone, "
+                f"{resolved.left} still shown by id{f' ({resolved.error})' if resolved.error else ''}"
+            )
         self.stdout.write(
             self.style.SUCCESS(
-                f"  done: {imported.events} events read, {imported.new} new in the cache"
+                f"  done: {imported.events} events read, {imported.new} new in the cache, "
+                f"{imported.media_files} media files stored"
                 + (f", {job.gaps_closed} history gap(s) filled" if job.gaps_closed else "")
             )
         )
