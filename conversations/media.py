@@ -120,13 +120,11 @@ def sends_token_to(url: str) -> bool:
 def file_response(item: Media, kind: str, account: XAccount | None) -> HttpResponse:
     """A photo (`full`), a video's MP4 (`video`) or a preview image of a cached DM."""
     owner_id = item.owner_id
-    if kind == "preview":
-        return proxy(item.preview_image_url, owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
-    if kind == "video":
-        return proxy(best_mp4(item.variants), owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
+    if kind in ("preview", "video"):
+        return proxy(source_of(item, kind), owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
     if kind == "full" and item.url and account is not None:
         # DM photos are private: X serves them to the participants' own token only.
-        url = download_url(item.url)
+        url = source_of(item, kind)
         token = ""
         if sends_token_to(url):
             try:
@@ -197,6 +195,51 @@ def proxy(url: str, *, owner_id: int, max_bytes: int, token: str = "") -> HttpRe
     response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def source_of(item: Media, kind: str) -> str:
+    """The URL file_response fetches for a media item's `full`, `video` or `preview` file."""
+    if kind == "preview":
+        return item.preview_image_url
+    if kind == "video":
+        return best_mp4(item.variants)
+    return download_url(item.url) if item.url else ""
+
+
+def keep_file(owner_id: int, url: str, content_type: str, file, *, max_bytes: int) -> bool:
+    """A file brought back from a backup (conversations/backup.py) into the owner's cache, under
+    the name `proxy` finds it by, so it shows without asking X. Only for a URL the proxy would
+    fetch and a type it serves; a copy already cached is kept. False when not kept."""
+    source = safe_source(url)
+    if not source or not content_type.startswith(("image/", "video/")):
+        return False
+    storage = cache_storage()
+    name = f"{int(owner_id)}/{hashlib.sha256(source.encode()).hexdigest()}"
+    if storage.exists(name):
+        return True
+    if isinstance(storage, FileSystemStorage):
+        os.makedirs(storage.location, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=storage.location if isinstance(storage, FileSystemStorage) else None,
+        prefix=".restore-",
+    )
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content_type.encode("ascii") + b"\n")
+            size = 0
+            while chunk := file.read(64 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    return False
+                out.write(chunk)
+        with _Downloaded(open(tmp, "rb"), name=tmp) as restored:
+            saved = storage.save(name, restored)
+        if saved != name:
+            storage.delete(saved)
+        return True
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 # The cache ----------------------------------------------------------------------------------------

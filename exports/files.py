@@ -14,6 +14,8 @@ from django.http import Http404
 from django.utils import timezone
 from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream
 
+from conversations import backup
+from conversations.models import Media, XUser
 from dmreader import accounts
 from exports import html, writers
 from exports.models import Export
@@ -23,11 +25,18 @@ logger = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
     Export.HTML: "application/zip",
+    Export.BACKUP: "application/zip",
     Export.JSON: "application/json",
     Export.MARKDOWN: "text/markdown; charset=utf-8",
     Export.CSV: "text/csv; charset=utf-8",
 }
-EXTENSIONS = {Export.HTML: "zip", Export.JSON: "json", Export.MARKDOWN: "md", Export.CSV: "csv"}
+EXTENSIONS = {
+    Export.HTML: "zip",
+    Export.BACKUP: "zip",
+    Export.JSON: "json",
+    Export.MARKDOWN: "md",
+    Export.CSV: "csv",
+}
 
 
 def exports_dir() -> Path:
@@ -39,15 +48,17 @@ def path_of(export: Export) -> Path:
     return exports_dir() / f"{export.token}.{EXTENSIONS[export.format]}"
 
 
-def stem(owner: AbstractBaseUser, moment: datetime) -> str:
-    """dm-export-maya_reads-20261201-0450: the download's name, and the HTML export's folder."""
+def stem(owner: AbstractBaseUser, moment: datetime, kind: str = "export") -> str:
+    """dm-export-maya_reads-20261201-0450: the download's name, and the HTML export's folder
+    (dm-backup-… for a backup)."""
     account = accounts.account_of(owner)
     who = account.username if account else f"user{owner.pk}"
-    return f"dm-export-{who}-{timezone.localtime(moment):%Y%m%d-%H%M%S}"
+    return f"dm-{kind}-{who}-{timezone.localtime(moment):%Y%m%d-%H%M%S}"
 
 
 def file_name(export_format: str, owner: AbstractBaseUser, moment: datetime) -> str:
-    return f"{stem(owner, moment)}.{EXTENSIONS[export_format]}"
+    kind = "backup" if export_format == Export.BACKUP else "export"
+    return f"{stem(owner, moment, kind)}.{EXTENSIONS[export_format]}"
 
 
 def job_for(
@@ -63,6 +74,8 @@ def chunks(job: writers.Job, export_format: str) -> Iterator[bytes]:
     """The export's bytes, as they are written."""
     if export_format == Export.HTML:
         return zip_chunks(html.members(job, stem(job.owner, job.generated_at)))
+    if export_format == Export.BACKUP:
+        return zip_chunks(backup_members(job, stem(job.owner, job.generated_at, "backup")))
     writer = {
         Export.JSON: writers.json_chunks,
         Export.MARKDOWN: writers.markdown_chunks,
@@ -80,6 +93,26 @@ def zip_chunks(members: Iterable[html.Member]) -> Iterator[bytes]:
         stream.add(iter(member.chunks), member.name, compress_type=method)
         yield from stream.all_files()
     yield from stream.footer()
+
+
+def backup_members(job: writers.Job, root: str) -> Iterator[html.Member]:
+    """The backup ZIP (conversations/backup.py reads it): the JSON export, then the files of the
+    photos, videos and avatars it refers to, named as the HTML export names them
+    (media/<media key>[-preview].<ext>, avatars/<user id>.<ext>), fetched as it fetches them."""
+    yield html.Member(f"{root}/{backup.JSON_NAME}", writers.json_chunks(job))
+    # The JSON member is written whole before this generator goes on: its ids are known now.
+    found = html.Files(job)
+    for start in range(0, len(job.media_ids), writers.IN_BULK):
+        chunk = job.media_ids[start : start + writers.IN_BULK]
+        for item in Media.objects.filter(owner=job.owner, pk__in=chunk).order_by("pk"):
+            for kind in ("full",) if item.type == Media.PHOTO else ("video", "preview"):
+                for member in found.media_item(item, kind):
+                    yield html.Member(f"{root}/{member.name}", member.chunks, member.compress)
+    for start in range(0, len(job.user_ids), writers.IN_BULK):
+        chunk = job.user_ids[start : start + writers.IN_BULK]
+        for user in XUser.objects.filter(owner=job.owner, x_id__in=chunk).order_by("x_id"):
+            for member in found.avatar(user):
+                yield html.Member(f"{root}/{member.name}", member.chunks, member.compress)
 
 
 def write_folder(members: Iterable[html.Member], folder: Path) -> None:
