@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FORMATS = ["floor", "json", "csv", "md", "html"]
+FORMATS = ["floor", "json", "backup", "csv", "md", "html"]
 
 
 def _rss_mb() -> float:

@@ -283,6 +283,40 @@ def system_line(event: DmEvent, people: dict[str, XUser]) -> str:
     return f"An event DM Reader cannot show yet ({event.event_type})"
 
 
+# X's DM reactions as its archive names them (reactionKey); a newer key that is itself an emoji
+# shows as itself, any other as its name.
+REACTION_EMOJI = {
+    "like": "❤️",
+    "funny": "😂",
+    "surprised": "😲",
+    "sad": "😢",
+    "agree": "👍",
+    "disagree": "👎",
+    "hot": "🔥",
+    "excited": "🔥",
+}
+
+
+def reactions(event: DmEvent, people: dict[str, XUser]) -> list[tuple[str, str]]:
+    """The reactions to a message, `(emoji, who)` by emoji in the order first given. Only X's
+    archive has them (kept in raw["archive"] by an import, and by a sync that met the message
+    later): X's API doesn't send them."""
+    archived = event.raw.get("archive") if isinstance(event.raw, dict) else None
+    body = archived.get("messageCreate") if isinstance(archived, dict) else None
+    found = body.get("reactions") if isinstance(body, dict) else None
+    grouped: dict[str, list[str]] = {}
+    for reaction in found if isinstance(found, list) else []:
+        if not isinstance(reaction, dict):
+            continue
+        key = str(reaction.get("reactionKey") or "")[:40]
+        emoji = REACTION_EMOJI.get(key) or (key if key and not key.isascii() else f"({key})")
+        sender = str(reaction.get("senderId") or "")
+        who = handle(people.get(sender), sender)
+        if who not in grouped.setdefault(emoji, []):
+            grouped[emoji].append(who)
+    return [(emoji, ", ".join(names)) for emoji, names in grouped.items()]
+
+
 def conversation_title(participants: list[XUser], me: str) -> str:
     """ "Ana", "Ana and Ben", "Ana, Ben and 4 others": the same for a conversation wherever it is
     shown, whatever order the participants were read in; accounts X no longer returns last."""

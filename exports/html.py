@@ -195,6 +195,8 @@ def _conversation_pages(
                     yield from files.media_item(item, "preview")
             for post in event.shared_posts.all():
                 yield from files.avatar(post.author)
+        for event in events:
+            event.export_reactions = rendering.reactions(event, people)
         blocks = _timeline(events, people, job.me)
         _attach_paths(blocks, files, prefix="../../")
         page = render_to_string(

@@ -357,6 +357,10 @@ def markdown_chunks(job: Job) -> Iterator[bytes]:
                 )
                 alt = f": {md_escape(item.alt_text)}" if item.alt_text else ""
                 lines.append(f"  \n\\[{kind} {md_escape(item.media_key)}{alt}\\]")
+            shown = rendering.reactions(event, people)
+            if shown:
+                said = " · ".join(f"{emoji} {who}" for emoji, who in shown)
+                lines.append(f"  \nReactions: {md_escape(said)}")
             for post in event.shared_posts.all():
                 if post.text:
                     author = rendering.handle(post.author, post.author_x_id)

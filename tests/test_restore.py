@@ -4,6 +4,7 @@ written by the store: the cache compares equal after export, wipe and restore; r
 adds nothing; another account's backup is refused; a broken or hostile file gets its message and
 leaves the cache as it was."""
 
+import hashlib
 import io
 import json
 import zipfile
@@ -170,54 +171,52 @@ def test_an_account_exported_wiped_and_restored_is_the_same_cache_and_twice_adds
     assert len(before["events"]) > 4000
     assert any(e[1] == "ConversationNameUpdate" for e in before["events"].values())
     backup = exported(client, format="json")
+    photos_zip = exported(client, format="backup", conversation=THEO, q="has:photo")
+    archive = zipfile.ZipFile(io.BytesIO(photos_zip))
+    photos = [n for n in archive.namelist() if "/media/" in n]
+    assert photos and archive.namelist()[0].endswith("/export.json")
 
     erase.erase_owner(account.user_id)
     assert not DmEvent.objects.filter(owner_id=account.user_id).exists()
-    # Told by its content, whatever its name.
-    job = restore(client, "my-backup.bin", backup)
 
+    # The backup ZIP first: its events, and its photos back in the media cache.
+    first = restore(client, "backup.zip", photos_zip)
+    assert (first.kind, first.status) == (ImportJob.BACKUP, ImportJob.DONE), first.error
+    restored = cache_of(account.user_id)["events"]
+    assert restored == {x_id: e for x_id, e in before["events"].items() if x_id in restored}
+    for name in photos:
+        item = Media.objects.get(
+            owner_id=account.user_id, media_key=name.rsplit("/", 1)[1].split(".")[0]
+        )
+        assert media.cache_storage().exists(
+            f"{account.user_id}/{hashlib.sha256(media.source_of(item, 'full').encode()).hexdigest()}"
+        )
+        cached = media.proxy(media.source_of(item, "full"), owner_id=account.user_id,
+                             max_bytes=media.MAX_MEDIA_BYTES)  # fmt: skip
+        assert b"".join(cached.streaming_content) == archive.read(name)
+
+    # Then the whole account's JSON, told by its content whatever its name.
+    job = restore(client, "my-backup.bin", backup)
     assert (job.kind, job.status) == (ImportJob.BACKUP, ImportJob.DONE), job.error
-    assert job.messages_new == job.messages_total == len(before["events"])
+    assert job.messages_total == len(before["events"])
+    assert job.messages_new == len(before["events"]) - first.messages_total
     assert cache_of(account.user_id) == before
     page = text_of(client.get(f"/import/{job.pk}/").content.decode())
     assert "Restore of your DM Reader backup" in page
     assert f"Restored {job.messages_total} messages" in page
-    # The restored history reads and searches as before, the archive's name line included.
+    # The restored history reads as before, the archive's name line and reaction included.
     group = Conversation.objects.get(owner_id=account.user_id, is_group=True, x_id__startswith="1")
     assert "named the group “Lisbon trip”" in client.get(f"/c/{group.x_id}/").content.decode()
+    body = zipfile.ZipFile(io.BytesIO(exported(client, format="html", conversation=group.x_id)))
+    page = next(body.read(n) for n in body.namelist() if n.endswith("/1.html")).decode()
+    assert 'class="reaction" title="@maya_reads">❤️' in page
+    assert "named the group “Lisbon trip”" in page
+    markdown = exported(client, format="md", conversation=group.x_id).decode()
+    assert "Reactions: ❤️ @maya\\_reads" in markdown
 
     again = restore(client, "again.json", backup)
     assert again.status == ImportJob.DONE and again.messages_new == 0
     assert cache_of(account.user_id) == before
-
-
-def test_a_backup_zip_brings_its_photos_back_into_the_media_cache(maya, monkeypatch):
-    client, account = maya
-    monkeypatch.setattr(views, "DOWNLOAD_AT_ONCE", 100_000)
-    body = exported(client, format="backup", conversation=THEO, q="has:photo")
-    archive = zipfile.ZipFile(io.BytesIO(body))
-    photos = [n for n in archive.namelist() if "/media/" in n]
-    assert photos and archive.namelist()[0].endswith("/export.json")
-    before = cache_of(account.user_id)
-    erase.erase_owner(account.user_id)
-
-    job = restore(client, "backup.zip", body)
-
-    assert job.status == ImportJob.DONE, job.error
-    restored = cache_of(account.user_id)
-    assert restored["events"] == {
-        x_id: event for x_id, event in before["events"].items() if x_id in restored["events"]
-    }
-    storage = media.cache_storage()
-    for name in photos:
-        key = name.rsplit("/", 1)[1].split(".")[0]
-        item = Media.objects.get(owner_id=account.user_id, media_key=key)
-        cached = media.proxy(media.source_of(item, "full"), owner_id=account.user_id,
-                             max_bytes=media.MAX_MEDIA_BYTES)  # fmt: skip
-        assert b"".join(cached.streaming_content) == archive.read(name)
-    assert storage.listdir(str(account.user_id))[1]
-    # Put maya back as the other tests expect her.
-    restore(client, "all.json", exported(client, format="json"))
 
 
 def test_a_backup_of_another_account_is_refused_and_changes_nothing(
