@@ -46,6 +46,9 @@ MEDIA_TYPES = {
 }
 _HEAD_BYTES = 64 * 1024  # the head (format, version, account, scope) comes first, and is short
 _MAX_TEXT = 100_000
+# DM Reader's exports nest a few levels (an event's raw payload, its entities); X's payloads a few
+# more. Far deeper is a hostile file.
+MAX_DEPTH = 64
 
 
 class BackupError(ArchiveError):
@@ -196,7 +199,7 @@ class Backup:
         with self._open() as raw:
             stream = io.BufferedReader(_Limited(raw, _HEAD_BYTES))
             try:
-                found = _head_fields(ijson.parse(stream, use_float=True))
+                found = _head_fields(ijson.basic_parse(stream, use_float=True))
             except (ijson.JSONError, UnicodeDecodeError, _TooLong):
                 raise BackupError(_NOT_A_BACKUP) from None
             except (zipfile.BadZipFile, OSError, EOFError) as error:
@@ -248,6 +251,34 @@ class Backup:
             except (zipfile.BadZipFile, OSError, EOFError) as error:
                 raise BackupError(f"The backup can't be read from its ZIP ({error}).") from None
 
+    def check_shape(self) -> None:
+        """A pass over the whole document that builds nothing: it must be one JSON object, whole,
+        nested no deeper than DM Reader's exports are. (ijson's item builder slows down with the
+        square of the depth: a few hundred KB of "[[[[…" would hold a worker for hours.)"""
+        with self._open() as raw:
+            stream = io.BufferedReader(_Counted(raw, self.progress), 256 * 1024)
+            depth = 0
+            try:
+                for event, _ in ijson.basic_parse(stream):
+                    if event in ("start_map", "start_array"):
+                        depth += 1
+                        if depth > MAX_DEPTH:
+                            raise BackupError(
+                                f"The backup nests its data more than {MAX_DEPTH} levels deep (near "
+                                f"byte {self.progress.bytes_read:,}): it was not made by DM Reader."
+                            )
+                    elif event in ("end_map", "end_array"):
+                        depth -= 1
+            except ijson.JSONError:
+                raise BackupError(
+                    f"The backup is damaged or cut short (near byte {self.progress.bytes_read:,} "
+                    "of its JSON): make it again, or download it again from DM Reader."
+                ) from None
+            except UnicodeDecodeError:
+                raise BackupError("The backup is not UTF-8 text: it is damaged.") from None
+            except (zipfile.BadZipFile, OSError, EOFError) as error:
+                raise BackupError(f"The backup can't be read from its ZIP ({error}).") from None
+
     def conversations(self) -> Iterator[ConversationData]:
         return self._items("conversations", _conversation)
 
@@ -275,27 +306,33 @@ _NOT_A_BACKUP = (
 _SECTIONS = ("conversations", "events", "users", "media", "posts")
 
 
-def _head_fields(parser: Iterator[tuple[str, str, Any]]) -> dict[str, Any]:
-    """The document's keys before its first section, each value built whole (they are small)."""
-    if next(parser, None) != ("", "start_map", None):
+def _head_fields(parser: Iterator[tuple[str, Any]]) -> dict[str, Any]:
+    """The document's keys before its first section, each value built whole (they are small).
+    From ijson's basic events, which carry no prefix: building prefixes costs the square of the
+    depth, and this runs before the depth is checked."""
+    if next(parser, None) != ("start_map", None):
         raise BackupError(_NOT_A_BACKUP)
     found: dict[str, Any] = {}
-    key, builder = "", None
-    for prefix, event, value in parser:
-        if prefix == "" and event == "end_map":
-            break
-        if prefix == "" and event == "map_key":
-            if value in _SECTIONS:
-                break
+    key, depth = "", 0
+    builder: ijson.ObjectBuilder | None = None
+    for event, value in parser:
+        if builder is None:
+            if event != "map_key" or value in _SECTIONS:
+                break  # the end of the document, or its first section
             key, builder = value, ijson.ObjectBuilder()
             continue
-        if builder is None:
-            break
+        if event in ("start_map", "start_array"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise BackupError(_NOT_A_BACKUP)
+        elif event in ("end_map", "end_array"):
+            depth -= 1
         builder.event(event, value)
-        if prefix == key and event not in ("start_map", "start_array"):
+        if depth == 0:
             found[key] = builder.value
             if key == "format" and builder.value != FORMAT:
                 raise BackupError(_NOT_A_BACKUP)
+            builder = None
     return found
 
 

@@ -258,6 +258,7 @@ def check_backup(backup: Backup, on_progress: Callable[[], None] | None = None) 
     """Read every section of the backup, storing nothing: a damaged one raises its BackupError
     here, with the cache as it was. Counts what the progress bar needs."""
     checked = Checked()
+    backup.check_shape()
     for _ in backup.conversations():
         checked.conversations += 1
     for section in (backup.users(), backup.media(), backup.posts()):

@@ -289,6 +289,8 @@ BAD = {
     "bad-id": (bad_event(id="1e9"), "has no valid id"),
     "bad-time": (bad_event(created_at="yesterday"), "not ISO 8601 in UTC"),
     "object-as-key": (bad_event(media_keys=[{"x": 1}]), "has a media key that is not a text"),
+    "too-deep": (as_bytes(small_backup())[:-1] + b',"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                 "more than 64 levels deep"),
     "climbs-out": (zipped({"b/export.json": as_bytes(small_backup()), "../evil.jpg": b"x"}),
                    "could lead out of its folder"),
     "no-json": (zipped({"b/notes.txt": b"x"}), "nor is it a backup that DM Reader made"),
