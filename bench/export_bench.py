@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FORMATS = ["floor", "json", "backup", "csv", "md", "html"]
+FORMATS = ["floor", "json", "backup", "csv", "md", "html", "restore"]
 
 
 def _rss_mb() -> float:
@@ -155,34 +155,36 @@ def main() -> None:
         [sys.executable, str(REPO / "bench" / "datagen.py"), "--events", str(args.events)],
         check=True,
     )
-    results = []
-    for what in args.formats.split(","):
+    header = (
+        f"{'':<8}{'seconds':>10}{'events/s':>12}{'x floor':>10}{'file MB':>10}"
+        f"{'RSS start MB':>14}{'RSS peak MB':>13}{'peak-start':>12}"
+    )
+    floor = None
+    # A row as each measurement ends: a million events take a while on a busy machine.
+    for index, what in enumerate(args.formats.split(",")):
         child = subprocess.run(
             [sys.executable, __file__, "--events", str(args.events), "--child", what],
             check=True,
             capture_output=True,
             text=True,
         )
-        results.append(json.loads(child.stdout.strip().splitlines()[-1]))
-    floor = next((r["seconds"] for r in results if r["what"] == "floor"), None)
-    first = results[0]
-    print(
-        f"export of {first['events']:,} events in {first['conversations']:,} conversations "
-        f"({first['where']}); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-    )
-    header = (
-        f"{'':<8}{'seconds':>10}{'events/s':>12}{'x floor':>10}{'file MB':>10}"
-        f"{'RSS start MB':>14}{'RSS peak MB':>13}{'peak-start':>12}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
+        r = json.loads(child.stdout.strip().splitlines()[-1])
+        if index == 0:
+            print(
+                f"export of {r['events']:,} events in {r['conversations']:,} conversations "
+                f"({r['where']}); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+            )
+            print(header)
+            print("-" * len(header))
+        if what == "floor":
+            floor = r["seconds"]
         ratio = f"{r['seconds'] / floor:.1f}" if floor else "-"
-        size = f"{r['bytes'] / 1e6:,.0f}" if r["bytes"] else "-"
+        size = f"{r['bytes'] / 1e6:,.1f}" if r["bytes"] else "-"
         print(
             f"{r['what']:<8}{r['seconds']:>10.1f}{r['events'] / r['seconds']:>12,.0f}{ratio:>10}"
             f"{size:>10}{r['start_rss_mb']:>14.0f}{r['peak_rss_mb']:>13.0f}"
-            f"{r['peak_rss_mb'] - r['start_rss_mb']:>12.0f}"
+            f"{r['peak_rss_mb'] - r['start_rss_mb']:>12.0f}",
+            flush=True,
         )
 
 

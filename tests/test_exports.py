@@ -21,7 +21,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from conversations import search, sync
+from conversations import linkcards, search, sync
 from conversations.models import Conversation, DmEvent, Media, SyncState, XUser
 from dmreader import housekeeping, leaving
 from dmreader.models import XAccount
@@ -272,6 +272,10 @@ def test_an_html_export_is_a_zip_of_pages_that_load_nothing_but_their_own_files(
                 assert f"{root}/c/{THEO}/{href}" in names, href
     assert seen == expected
     assert any(n.startswith(f"{root}/media/") for n in names)
+    with_cards = [e for e in DmEvent.objects.filter(conversation=theo) if linkcards.cards(e)]
+    every_page = "".join(archive.read(p).decode() for p in pages)
+    assert with_cards
+    assert every_page.count('class="link-card"') == sum(len(linkcards.cards(e)) for e in with_cards)
     assert f"{root}/index.html" in names and f"{root}/export.css" in names
 
 
