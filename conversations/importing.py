@@ -202,13 +202,14 @@ def restore_backup(
     *,
     skip_events: int = 0,
     on_batch: Callable[[int, int], None] | None = None,
-    batch_size: int = BATCH,
+    batch_size: int | None = None,
 ) -> Imported:
     """Store a backup's users, media, posts and conversations, then its events in batches, all
     through the store: what the events refer to is there before them, and every write is keyed by
     X's ids, so restoring twice stores nothing twice. `skip_events` are already stored (a resumed
     run); `on_batch(events, new)` runs inside each batch's transaction (the job's progress). The
     caller has checked the whole backup first (`check_backup`) and chosen the account."""
+    batch_size = batch_size or BATCH
     for chunk in itertools.batched(backup.users(), batch_size):
         with transaction.atomic():
             store.store_events(

@@ -8,14 +8,14 @@ import hashlib
 import io
 import json
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
-from conversations import erase, import_jobs, importing, media, sync
+from conversations import erase, import_jobs, importing, media, store, sync
 from conversations.archive import open_archive
 from conversations.models import (
     Conversation,
@@ -314,3 +314,35 @@ def test_a_broken_or_hostile_backup_gets_its_message_and_leaves_the_cache_as_it_
     assert "The restore failed" in page or "The import failed" in page
     assert cache_of(owner.pk) == before
     assert not [p for p in settings.IMPORT_DIR.rglob("*") if p.is_file()]
+
+
+def test_a_restore_whose_worker_dies_is_resumed_and_stores_nothing_twice(monkeypatch):
+    client, owner = make_reader("maya_reads", ME)
+    first = small_backup()["events"][0]
+    events = [{**first, "id": str(1800000000000000001 + n), "text": f"m{n}"} for n in range(5)]
+    body = as_bytes(small_backup(events=events))
+    monkeypatch.setattr(importing, "BATCH", 2)
+    store_events, calls = store.store_events, []
+
+    def dies_on_the_second_batch(owner_id, batch, **includes):
+        calls.append(len(batch))
+        if len(calls) == 2:
+            raise SystemExit("killed")  # as a SIGKILL: none of the runner's handlers runs
+        return store_events(owner_id, batch, **includes)
+
+    monkeypatch.setattr(store, "store_events", dies_on_the_second_batch)
+    response = upload(client, ("backup.json", body))
+    job = ImportJob.objects.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    with pytest.raises(SystemExit):
+        import_jobs.run(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.messages_done) == (ImportJob.IMPORTING, 2)
+
+    monkeypatch.setattr(store, "store_events", store_events)
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=datetime.now(UTC) - timedelta(1))
+    assert import_jobs.run(job.pk) == ImportJob.DONE
+
+    job.refresh_from_db()
+    assert (job.messages_done, job.messages_new, job.attempts) == (5, 5, 2)
+    texts = list(DmEvent.objects.filter(owner=owner).values_list("text", flat=True))
+    assert sorted(texts) == [f"m{n}" for n in range(5)]
