@@ -31,6 +31,7 @@ from django.utils.text import Truncator
 from conversations.models import (
     Conversation,
     DmEvent,
+    ImportJob,
     Media,
     SharedPost,
     SyncRun,
@@ -597,6 +598,53 @@ class UnstoredEventAdmin(CachedRowAdmin):
             return pretty_json(json.loads(obj.payload))
         except ValueError:
             return format_html("<pre>{}</pre>", obj.payload)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(CachedRowAdmin):
+    """Archive imports from the Import page: where each stands and why one failed. The upload's
+    path is on the server, so it is shown, never linked."""
+
+    list_display = ("created_at", "account", "file_name", "status", "progress", "short_error")
+    list_filter = ("status", ("owner", AccountFilter))
+    list_select_related = ("owner",)
+    search_fields = ("file_name", "error")
+    id_field = None
+    search_help_text = "Words of the file name or the error."
+    fields = (
+        "account",
+        "file_name",
+        "size",
+        "status",
+        "progress",
+        "messages_new",
+        "gaps_closed",
+        "covered_until",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "lease_until",
+        "attempts",
+        "path",
+        "error_text",
+    )
+
+    @admin.display(description="progress")
+    def progress(self, obj: ImportJob) -> str:
+        if obj.status == ImportJob.CHECKING:
+            return f"checked {obj.percent}% of the archive"
+        return (
+            f"{obj.messages_done:,} of {obj.messages_total:,} messages, "
+            f"{obj.conversations_done:,} of {obj.conversations_total:,} conversations"
+        )
+
+    @admin.display(description="error")
+    def short_error(self, obj: ImportJob) -> str:
+        return Truncator(obj.error).chars(80)
+
+    @admin.display(description="error")
+    def error_text(self, obj: ImportJob) -> str:
+        return format_html("<pre>{}</pre>", obj.error) if obj.error else "-"
 
 
 # The account admin is dmreader's (tokens only); its sync columns and actions are added here, where
