@@ -71,6 +71,12 @@ class Export(models.Model):
         return self.status in (self.DONE, self.FAILED)
 
     @property
+    def interrupted(self) -> bool:
+        """Its worker stopped renewing the lease (killed, redeployed): another takes it over."""
+        lease_gone = self.lease_until is not None and self.lease_until < timezone.now()
+        return self.status == self.RUNNING and lease_gone
+
+    @property
     def percent(self) -> int:
         if self.status == self.DONE:
             return 100

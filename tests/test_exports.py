@@ -455,11 +455,14 @@ def test_an_export_whose_worker_is_killed_is_written_anew_by_the_check_back(maya
     assert (export.status, export.attempts) == (Export.RUNNING, 1)
     assert export.lease_until > timezone.now()
     assert tasks.build_export.call(export.pk) == "busy"  # the lease still holds
+    assert "Interrupted" not in maya.client.get(f"/export/{export.token}/").content.decode()
     check_back = DBTaskResult.objects.filter(task_path=tasks.TASK, status="READY")
     assert check_back.exists()
 
     monkeypatch.setattr(files, "chunks", real_chunks)
     Export.objects.filter(pk=export.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    page = maya.client.get(f"/export/{export.token}/").content.decode()
+    assert "Interrupted; another worker starts it again by itself" in page
     assert tasks.build_export.call(export.pk) == Export.DONE
 
     export.refresh_from_db()
