@@ -618,17 +618,20 @@ class UnstoredEventAdmin(CachedRowAdmin):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(CachedRowAdmin):
-    """Archive imports from the Import page: where each stands and why one failed. The upload's
-    path is on the server, so it is shown, never linked."""
+    """Archive imports and backup restores from the Import page: where each stands and why one
+    failed. The upload's path is on the server, so it is shown, never linked."""
 
-    list_display = ("created_at", "account", "file_name", "status", "progress", "short_error")
-    list_filter = ("status", ("owner", AccountFilter))
+    list_display = (
+        "created_at", "account", "kind", "file_name", "status", "progress", "short_error"
+    )  # fmt: skip
+    list_filter = ("status", "kind", ("owner", AccountFilter))
     list_select_related = ("owner",)
     search_fields = ("file_name", "error")
     id_field = None
     search_help_text = "Words of the file name or the error."
     fields = (
         "account",
+        "kind",
         "file_name",
         "size",
         "status",

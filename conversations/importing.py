@@ -1,4 +1,4 @@
-"""Importing X's archive into the cache: `ArchiveEvent`s (archive.py) mapped to the store's parsed
+"""Importing X's archive, or restoring a DM Reader backup, into the cache: `ArchiveEvent`s (archive.py) mapped to the store's parsed
 objects and written by store.py, the one writer, in batches.
 
 Merging rules (issue 10 §3):
@@ -15,6 +15,7 @@ Merging rules (issue 10 §3):
 
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from collections.abc import Callable, Iterable
@@ -36,7 +37,8 @@ from conversations.archive import (
     ArchiveFile,
     ArchiveProgress,
 )
-from conversations.models import DmEvent, Media
+from conversations.backup import Backup
+from conversations.models import DmEvent, Media, XUser
 from conversations.xapi import EventData, MediaData
 
 BATCH = 1000
@@ -259,3 +261,102 @@ def _without_known_membership(owner_id: int, batch: list[ArchiveEvent]) -> list[
         or (e.conversation_id, _SAME_AS_API.get(e.event_type, e.event_type), e.created_at)
         not in known
     ]
+
+
+# DM Reader's own backups -------------------------------------------------------------------------
+
+
+def restore_backup(
+    owner_id: int,
+    backup: Backup,
+    *,
+    skip_events: int = 0,
+    on_batch: Callable[[int, int], None] | None = None,
+    batch_size: int | None = None,
+) -> Imported:
+    """Store a backup's users, media, posts and conversations, then its events in batches, all
+    through the store: what the events refer to is there before them, and every write is keyed by
+    X's ids, so restoring twice stores nothing twice. `skip_events` are already stored (a resumed
+    run); `on_batch(events, new)` runs inside each batch's transaction (the job's progress). The
+    caller has checked the whole backup first (`check_backup`) and chosen the account."""
+    batch_size = batch_size or BATCH
+    for chunk in itertools.batched(backup.users(), batch_size):
+        with transaction.atomic():
+            store.store_events(
+                owner_id,
+                [],
+                users=[user for user, _ in chunk],
+                gone_users=[user.id for user, gone in chunk if gone],
+            )
+    for chunk in itertools.batched(backup.media(), batch_size):
+        with transaction.atomic():
+            store.store_events(owner_id, [], media=chunk)
+    for chunk in itertools.batched(backup.posts(), batch_size):
+        with transaction.atomic():
+            store.store_events(
+                owner_id,
+                [],
+                posts=[post for post, _ in chunk],
+                gone_posts=[post.id for post, gone in chunk if gone],
+            )
+    for chunk in itertools.batched(backup.conversations(), batch_size):
+        with transaction.atomic():
+            store.keep_conversations(
+                owner_id, [(c.id, c.participant_ids, c.history_complete) for c in chunk]
+            )
+    imported = Imported()
+    events = backup.events()
+    for _ in itertools.islice(events, skip_events):
+        pass
+    while batch := list(itertools.islice(events, batch_size)):
+        with transaction.atomic():
+            stored = store.store_events(owner_id, batch)
+            imported.events += len(batch)
+            imported.new += stored.new
+            imported.problems += stored.problems
+            if on_batch:
+                on_batch(len(batch), stored.new)
+    return imported
+
+
+@dataclass
+class Checked:
+    events: int = 0
+    conversations: int = 0
+
+
+def check_backup(backup: Backup, on_progress: Callable[[], None] | None = None) -> Checked:
+    """Read every section of the backup, storing nothing: a damaged one raises its BackupError
+    here, with the cache as it was. Counts what the progress bar needs."""
+    checked = Checked()
+    backup.check_shape()
+    for _ in backup.conversations():
+        checked.conversations += 1
+    for section in (backup.users(), backup.media(), backup.posts()):
+        for _ in section:
+            pass
+    for _ in backup.events():
+        checked.events += 1
+        if on_progress and checked.events % BATCH == 0:
+            on_progress()
+    return checked
+
+
+def restore_files(owner_id: int, backup: Backup) -> int:
+    """A backup ZIP's photos, videos and avatars back into the owner's media cache, found by
+    what the restored rows say their URLs are (media.keep_file). Returns how many were kept."""
+    kept = 0
+    for item in backup.files:
+        if item.media_key:
+            row = Media.objects.filter(owner_id=owner_id, media_key=item.media_key).first()
+            url = media.source_of(row, item.kind) if row else ""
+            limit = media.MAX_MEDIA_BYTES
+        else:
+            user = XUser.objects.filter(owner_id=owner_id, x_id=item.user_id).first()
+            url = user.profile_image_url if user else ""
+            limit = media.MAX_AVATAR_BYTES
+        if not url:
+            continue
+        with backup.open_file(item.name) as file:
+            kept += media.keep_file(owner_id, url, item.content_type, file, max_bytes=limit)
+    return kept

@@ -125,13 +125,11 @@ def file_response(item: Media, kind: str, account: XAccount | None) -> HttpRespo
         stored = _open_cached(cache_storage(), archive_file_name(owner_id, item.media_key))
         if stored is not None:
             return _file_response(*stored)
-    if kind == "preview":
-        return proxy(item.preview_image_url, owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
-    if kind == "video":
-        return proxy(best_mp4(item.variants), owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
+    if kind in ("preview", "video"):
+        return proxy(source_of(item, kind), owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
     if kind == "full" and item.url and account is not None:
         # DM photos are private: X serves them to the participants' own token only.
-        url = download_url(item.url)
+        url = source_of(item, kind)
         token = ""
         if sends_token_to(url):
             try:
@@ -207,6 +205,15 @@ def _file_response(content_type: str, file: File) -> FileResponse:
     return response
 
 
+def source_of(item: Media, kind: str) -> str:
+    """The URL file_response fetches for a media item's `full`, `video` or `preview` file."""
+    if kind == "preview":
+        return item.preview_image_url
+    if kind == "video":
+        return best_mp4(item.variants)
+    return download_url(item.url) if item.url else ""
+
+
 # Media from X's archive -------------------------------------------------------------------------
 # The archive's DM photos, videos and GIFs (data/direct_messages_media/, …group_media/) are copied
 # into the same storage as fetched media, in the same one-object format, under a name made from
@@ -232,8 +239,30 @@ def store_archive_file(
     if size > max_bytes:
         logger.info("Archive media %s refused: %s bytes", media_key, size)
         return False
+    head = source.read(16)
+    content_type = _sniffed(head)
+    if not content_type.startswith(("image/", "video/")):
+        logger.info("Archive media %s refused: not a picture or video", media_key)
+        return False
+    # The archive's directory may lie about the size: the copy is capped too.
+    return _keep(archive_file_name(owner_id, media_key), content_type, head, source, max_bytes)
+
+
+def keep_file(owner_id: int, url: str, content_type: str, file, *, max_bytes: int) -> bool:
+    """A file brought back from a backup (conversations/backup.py) into the owner's cache, under
+    the name `proxy` finds it by, so it shows without asking X. Only for a URL the proxy would
+    fetch and a type it serves; a copy already cached is kept. False when not kept."""
+    source = safe_source(url)
+    if not source or not content_type.startswith(("image/", "video/")):
+        return False
+    name = f"{int(owner_id)}/{hashlib.sha256(source.encode()).hexdigest()}"
+    return _keep(name, content_type, b"", file, max_bytes)
+
+
+def _keep(name: str, content_type: str, head: bytes, rest, max_bytes: int) -> bool:
+    """`head` then the stream `rest` into the media storage as object `name` (the cache's
+    one-object format below), unless it is there already; False past `max_bytes`."""
     storage = cache_storage()
-    name = archive_file_name(owner_id, media_key)
     if storage.exists(name):
         return True
     if isinstance(storage, FileSystemStorage):
@@ -241,23 +270,18 @@ def store_archive_file(
         tmp_dir = storage.location
     else:
         tmp_dir = None
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".archive-")
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".keep-")
     try:
         with os.fdopen(fd, "wb") as out:
-            head = source.read(16)
-            content_type = _sniffed(head)
-            if not content_type.startswith(("image/", "video/")):
-                logger.info("Archive media %s refused: not a picture or video", media_key)
-                return False
             out.write(content_type.encode("ascii") + b"\n" + head)
             copied = len(head)
-            while chunk := source.read(64 * 1024):
+            while chunk := rest.read(64 * 1024):
                 copied += len(chunk)
-                if copied > max_bytes:  # the archive's directory lied about its size
+                if copied > max_bytes:
                     return False
                 out.write(chunk)
-        with _Downloaded(open(tmp, "rb"), name=tmp) as stored:
-            saved = storage.save(name, stored)
+        with _Downloaded(open(tmp, "rb"), name=tmp) as kept:
+            saved = storage.save(name, kept)
         if saved != name:
             storage.delete(saved)
         return True

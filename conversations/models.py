@@ -351,8 +351,13 @@ class ImportJob(models.Model):
         (FAILED, "Failed"),
     ]
     UNFINISHED = (QUEUED, CHECKING, IMPORTING)
+    # What was uploaded, told by its content (conversations/backup.py's `is_backup`): X's archive,
+    # or a backup DM Reader made (a JSON export, or the backup ZIP of it with its media files).
+    ARCHIVE, BACKUP = "archive", "backup"
+    KINDS = [(ARCHIVE, "X archive"), (BACKUP, "DM Reader backup")]
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=KINDS, default=ARCHIVE)
     # The upload under IMPORT_DIR: the ZIP, or the folder of data files; "" once deleted.
     path = models.CharField(max_length=500, blank=True)
     file_name = models.CharField(max_length=255)  # what the person uploaded, as shown

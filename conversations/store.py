@@ -224,7 +224,7 @@ def _store(owner_id: int, batch: _Batch) -> Stored:
     rows = {x_id: _event_row(owner_id, e, conversations, users) for x_id, e in fresh.items()}
     DmEvent.objects.bulk_create(rows.values())
     UnstoredEvent.objects.filter(owner_id=owner_id, x_id__in=list(fresh)).delete()
-    _link(fresh.values(), rows, media, posts)
+    _link(owner_id, fresh.values(), rows, media, posts)
     _update_conversations(conversations, fresh.values(), rows, users)
     return Stored(new=len(fresh), oldest=min(e.created_at for e in fresh.values()))
 
@@ -516,7 +516,17 @@ def conversation(owner_id: int, x_id: str) -> Conversation:
     return row
 
 
-def _link(events: Iterable[EventData], rows: dict[str, DmEvent], media, posts) -> None:
+def _link(
+    owner_id: int, events: Iterable[EventData], rows: dict[str, DmEvent], media, posts
+) -> None:
+    """The events' attachments and shared posts: those stored with them, or cached before (a
+    restore stores a backup's media and posts first, then its events in batches)."""
+    wanted_media = {k for e in events for k in e.media_keys} - media.keys()
+    if wanted_media:
+        media = {**media, **_cached(Media, owner_id, "media_key", wanted_media)}
+    wanted_posts = {p for e in events for p in e.post_ids} - posts.keys()
+    if wanted_posts:
+        posts = {**posts, **_cached(SharedPost, owner_id, "x_id", wanted_posts)}
     media_links, post_links = [], []
     for event in events:
         pk = rows[event.id].pk
@@ -532,6 +542,40 @@ def _link(events: Iterable[EventData], rows: dict[str, DmEvent], media, posts) -
         ]
     DmEvent.media.through.objects.bulk_create(media_links, ignore_conflicts=True)
     DmEvent.shared_posts.through.objects.bulk_create(post_links, ignore_conflicts=True)
+
+
+def _cached(model, owner_id: int, key: str, values: set[str]) -> dict:
+    rows = model.objects.filter(owner_id=owner_id, **{f"{key}__in": values})
+    return {getattr(row, key): row for row in rows}
+
+
+def keep_conversations(owner_id: int, conversations: Iterable[tuple[str, list[str], bool]]) -> None:
+    """Conversations as a backup describes them, `(x_id, participant ids, history complete)`:
+    made if not cached, their participants added, and marked complete when the backup says X
+    had nothing older (never unmarked: a sync may know better since)."""
+    found = {x_id: (members, complete) for x_id, members, complete in conversations}
+    rows = {c.x_id: c for c in Conversation.objects.filter(owner_id=owner_id, x_id__in=found)}
+    missing = [
+        Conversation(owner_id=owner_id, x_id=x, is_group=xids.is_group(x))
+        for x in found.keys() - rows.keys()
+    ]
+    Conversation.objects.bulk_create(missing)
+    rows.update({c.x_id: c for c in missing})
+    people = {uid for members, _ in found.values() for uid in members}
+    users = _ensure_users(owner_id, people)
+    through = Conversation.participants.through
+    through.objects.bulk_create(
+        [
+            through(conversation_id=rows[x_id].pk, xuser_id=users[uid].pk)
+            for x_id, (members, _) in found.items()
+            for uid in members
+        ],
+        ignore_conflicts=True,
+    )
+    complete = [rows[x_id].pk for x_id, (_, done) in found.items() if done]
+    Conversation.objects.filter(pk__in=complete, history_complete=False).update(
+        history_complete=True
+    )
 
 
 def _update_conversations(

@@ -66,7 +66,7 @@ def _closing(response: HttpResponse) -> Iterator[bytes]:
         _release(response)
 
 
-class _Files:
+class Files:
     """The media and avatars already in the export, by key: each is copied once."""
 
     def __init__(self, job: Job):
@@ -124,7 +124,7 @@ def _static(path: str) -> bytes:
 
 def members(job: Job, root: str) -> Iterator[Member]:
     """Every file of the export, under `root/`."""
-    files = _Files(job)
+    files = Files(job)
     yield Member(f"{root}/export.css", [_static("css/export.css")])
     yield Member(f"{root}/avatar.svg", [_static("img/avatar.svg")])
     entries = []
@@ -179,7 +179,7 @@ def _pages_of(job: Job, conversation: Conversation) -> Iterator[list[DmEvent]]:
 
 
 def _conversation_pages(
-    job: Job, files: _Files, conversation: Conversation, participants: list[XUser], pages: int
+    job: Job, files: Files, conversation: Conversation, participants: list[XUser], pages: int
 ) -> Iterator[Member]:
     title = rendering.title(conversation, job.me)
     others = rendering.others_of(conversation, job.me)
@@ -232,7 +232,7 @@ def _timeline(events: list[DmEvent], people: dict, me: str) -> list[rendering.Bl
     return blocks
 
 
-def _attach_paths(blocks: list[rendering.Block], files: _Files, prefix: str) -> None:
+def _attach_paths(blocks: list[rendering.Block], files: Files, prefix: str) -> None:
     """Where each avatar and media file is in the export, for the template ("" when missing)."""
     for block in blocks:
         block.avatar = files.avatar_of(block.sender_x_id, prefix)

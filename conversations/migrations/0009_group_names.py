@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("conversations", "0007_import_jobs"),
+        ("conversations", "0008_read_marks"),
     ]
 
     operations = [

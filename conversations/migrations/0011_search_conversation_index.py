@@ -18,7 +18,7 @@ def analyze(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("conversations", "0007_import_jobs")]
+    dependencies = [("conversations", "0010_importjob_kind")]
 
     operations = [
         migrations.RemoveIndex(model_name="dmevent", name="dmevent_conversation_time"),
