@@ -218,6 +218,7 @@ times = [e.created_at for e in events] or [anchor]
 print(json.dumps({
     "rest": digest.hexdigest(),
     "people": [[u.username, u.name, u.can_sign_in, u.conversations.count()] for u in people],
+    "ids": [u.id for u in people],
     "events": events.count(),
     "oldest_days": (anchor - min(times)) / timedelta(days=1),
     "newest_hours": (anchor - max(times)) / timedelta(hours=1),
@@ -246,6 +247,9 @@ def test_a_crowd_is_people_who_can_sign_in_and_chat_among_themselves_inside_xs_w
         can_sign_in and conversations >= 1 for _, _, can_sign_in, conversations in crowd["people"]
     )
     assert all(" " in name for _, name, _, _ in crowd["people"])  # a first name and a surname
+    # X's user ids: positive, sequential before mid-2015 and snowflakes since.
+    assert all(0 < user_id < 2**63 for user_id in crowd["ids"])
+    assert len(set(crowd["ids"])) == CROWD
     assert crowd["events"] >= 10 * CROWD and crowd["senders_outside"] == 0
     # All of it a first sync can see: inside X's 30 days, and nothing in the future.
     assert crowd["oldest_days"] < 25 and crowd["newest_hours"] > 0

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from xsandbox.models import Conversation, Event, Media, User
 from xsandbox.seed import (
+    _OLD_ID_MARKS,
     SEED,
     Group,
     Pair,
@@ -25,6 +26,7 @@ from xsandbox.seed import (
     Style,
     World,
     _finish_media_links,
+    _old_style_id,
     _user_metrics,
     from_ms,
     snowflake,
@@ -93,9 +95,13 @@ def build_crowd(world: World, count: int, *, used_event_ms: set[int]) -> Crowd:
     people = []
     for i in range(count):
         username, name, langs = _person(i)
-        created = datetime(2010, 1, 1, tzinfo=UTC) + timedelta(days=rng.uniform(0, 16 * 365))
+        created = datetime(2009, 3, 1, tzinfo=UTC) + timedelta(days=rng.uniform(0, 16 * 365))
         created = created.replace(microsecond=0)
-        user_id = snowflake(created, rng.randrange(4), worker=rng.randrange(1024))
+        # As X's own: sequential ids before mid-2015, snowflakes since (seed._build_users).
+        if created < _OLD_ID_MARKS[-1][0]:
+            user_id = _old_style_id(created, rng)
+        else:
+            user_id = snowflake(created, rng.randrange(4), worker=rng.randrange(1024))
         while user_id in taken:
             user_id += 1
         taken.add(user_id)
