@@ -211,6 +211,8 @@ class Run:
         page = requests.get(login.headers["Location"], timeout=30).text
         offered = [m["username"] for m in CONSENT_ACCOUNT.finditer(page)]
         self.accounts = [*SEEDED, *(u for u in offered if u not in (*SEEDED, LEFT_OUT))]
+        if len(self.accounts) != self.args.crowd + len(SEEDED):
+            raise RuntimeError(f"X's consent page offers {len(offered)} accounts: {offered[:5]}...")
         say(
             f"started in {time.monotonic() - t:.1f} s: 2 app servers (scripts/serve: gunicorn, "
             f"{os.cpu_count()} processes x 4 threads each) on ports {self.ports[0]} and "
@@ -239,7 +241,8 @@ class Run:
         events = sum(len(t["events"]) for t in self.truth.values())
         say(
             f"ground truth of {len(self.accounts)} accounts read from the sandbox in "
-            f"{time.monotonic() - t:.1f} s: {events} events in their inboxes"
+            f"{time.monotonic() - t:.1f} s: {events} events in their inboxes, some older than "
+            "X's 30 days"
         )
 
     def sandbox_now(self) -> datetime:
@@ -530,7 +533,8 @@ class Run:
         say(
             f"  first syncs: {accounts} accounts signed in and synced in {elapsed:.1f} s = "
             f"{accounts / elapsed * 60:.0f} accounts/min ({requests_made} requests to X, "
-            f"{requests_made / accounts:.1f} an account)"
+            f"{requests_made / accounts:.1f} an account; signing in took {self.signin_took:.1f} s"
+            " of it)"
         )
         floor = len(self.accounts) * self.background_per_window / (X_WINDOW_SECONDS / 60)
         say(
@@ -637,7 +641,7 @@ class Run:
         from django.utils import timezone
 
         burst_start = timezone.now()
-        began, _ = self.sign_everyone_in()
+        began, self.signin_took = self.sign_everyone_in()
         say("\nwaiting until every account is synced")
         wait_for(self.all_synced, timeout=600, what="every account synced", every=1)
         self.burst = (burst_start, timezone.now())
