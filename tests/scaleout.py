@@ -554,24 +554,27 @@ class Run:
             f"the fleet, not X, has room for about {steady['per_minute'] / max(steady['busy'], 0.01):.0f}"
             " syncs/min"
         )
+        # How long tasks waited from when they were due (run_after; for a task queued to run at
+        # once, when it was queued) until a worker took them, syncs and check-backs apart.
+        never = get_date_max()
         for what, (start, end) in (
             ("signing in, first syncs", self.burst),
             ("always-on sync", (steady["start"], steady["end"])),
         ):
-            waits = sorted(
-                (started - due).total_seconds()
-                for started, due in DBTaskResult.objects.filter(
-                    started_at__gte=start, started_at__lt=end
+            waits = defaultdict(list)
+            for path, started, due, queued in DBTaskResult.objects.filter(
+                started_at__gte=start, started_at__lt=end
+            ).values_list("task_path", "started_at", "run_after", "enqueued_at"):
+                kind = "check-backs" if path.endswith("resume_sync") else "syncs"
+                waits[kind].append((started - (queued if due == never else due)).total_seconds())
+            say(
+                f"  tasks' wait from due to started, {what}: "
+                + "; ".join(
+                    f"{len(w)} {kind}, p50 {statistics.median(w):.2f} s, p95 "
+                    f"{sorted(w)[int(len(w) * 0.95)]:.2f} s, max {max(w):.2f} s"
+                    for kind, w in sorted(waits.items(), reverse=True)
                 )
-                .exclude(run_after=get_date_max())
-                .values_list("started_at", "run_after")
             )
-            if waits:
-                say(
-                    f"  tasks' wait from due to started, {what}: {len(waits)} tasks, p50 "
-                    f"{statistics.median(waits):.2f} s, p95 {waits[int(len(waits) * 0.95)]:.2f} s,"
-                    f" max {waits[-1]:.2f} s"
-                )
         now = timezone.now()
         ready = DBTaskResult.objects.filter(status="READY")
         due = ready.filter(run_after__lte=now)
