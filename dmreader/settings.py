@@ -158,7 +158,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+TASKS = {"default": {"BACKEND": "dmreader.task_queue.DatabaseBackend", "QUEUES": ["default"]}}
 # Every signed-in account is synced this often with nobody visiting (conversations/schedule.py).
 SYNC_INTERVAL_SECONDS = int(env_str("SYNC_INTERVAL_SECONDS", "900"))
 

@@ -1674,20 +1674,32 @@ def reset() -> None:
 
 
 @transaction.atomic
-def seed_world(anchor: datetime | None = None) -> dict[str, int]:
-    """Create the world anchored at `anchor` (default: the sandbox clock's now) in an empty database."""
+def seed_world(anchor: datetime | None = None, *, crowd: int = 0) -> dict[str, int]:
+    """Create the world anchored at `anchor` (default: the sandbox clock's now) in an empty database,
+    with `crowd` more accounts that can sign in and chat among themselves (xsandbox/crowd.py)."""
+    from xsandbox import crowd as crowds  # it builds on this module
+
     anchor = anchor or clock.now()
     anchor = from_ms(to_ms(anchor.astimezone(UTC)))  # whole milliseconds, like X's ids
     world = build_world(anchor)
     conversations, events, media = _mint_events(world)
-    User.objects.bulk_create(world.users.values())
+    members = [
+        (plan.conversation_id, world.user_ids[u]) for plan in world.plans for u in plan.members
+    ]
+    if crowd:
+        extra = crowds.build_crowd(
+            world, crowd, used_event_ms={to_ms(e.created_at) for e in events}
+        )
+        conversations += extra.conversations
+        events += extra.events
+        media += extra.media
+        members += extra.members
+    User.objects.bulk_create(world.users.values(), batch_size=500)
     Tweet.objects.bulk_create(world.posts)
-    Conversation.objects.bulk_create(conversations)
+    Conversation.objects.bulk_create(conversations, batch_size=500)
     Through = Conversation.participants.through
     Through.objects.bulk_create(
-        Through(conversation_id=plan.conversation_id, user_id=world.user_ids[u])
-        for plan in world.plans
-        for u in plan.members
+        (Through(conversation_id=c, user_id=u) for c, u in members), batch_size=500
     )
     Event.objects.bulk_create(events, batch_size=500)
     Media.objects.bulk_create(media, batch_size=500)
