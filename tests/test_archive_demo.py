@@ -160,6 +160,19 @@ def test_people_the_archive_named_by_id_only_were_looked_up_on_x(demo):
     assert XUser.objects.filter(owner=demo.user, unavailable=True).exists()
 
 
+def test_someone_x_could_not_be_asked_about_at_the_import_is_looked_up_after_the_next_sync(
+    sandbox, demo, settings
+):
+    for name, value in sandbox.urls.items():
+        setattr(settings, name, value)
+    lukas = next(
+        u for u in sandbox.admin("GET", "truth/jonas_k")["users"] if u["username"] == "lukas_brandt"
+    )
+    XUser.objects.create(owner=demo.user, x_id=lukas["id"])  # as an archive leaves him
+    assert sync.sync_account(demo.user.pk).status == "idle"
+    assert XUser.objects.get(owner=demo.user, x_id=lukas["id"]).username == "lukas_brandt"
+
+
 # Group identity --------------------------------------------------------------------------------
 
 
