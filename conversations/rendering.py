@@ -284,6 +284,8 @@ def system_line(event: DmEvent, people: dict[str, XUser]) -> str:
         return f"{joined} left"
     who = handle(people.get(event.sender_x_id), event.sender_x_id)
     if event.event_type == "ConversationNameUpdate":  # from an imported archive: text is the name
+        if not event.text.strip():
+            return f"{who} removed the group's name"
         return f"{who} named the group “{event.text}”"
     if event.event_type == "JoinConversation":  # from an imported archive: you were added
         return f"{who} added you to the group"

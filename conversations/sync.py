@@ -100,10 +100,15 @@ OnProgress = Callable[[Progress], None]
 def sync_account(
     owner_id: int, *, full: bool = False, max_wait: float = 0, on_progress: OnProgress | None = None
 ) -> Outcome:
-    """Bring an account's cache up to date (or walk X's whole window again with `full`)."""
-    return _run(
+    """Bring an account's cache up to date (or walk X's whole window again with `full`). People
+    an archive named by id only and X could not be asked about at the import (its rate limit, a
+    failure) are asked about after a sync that went well: one query when there are none."""
+    outcome = _run(
         owner_id, "full" if full else "inbox", max_wait, on_progress, _inbox_pass, full=full
     )
+    if outcome.status == SyncState.IDLE and _unknown_users(owner_id).exists():
+        resolve_unknown_users(owner_id)
+    return outcome
 
 
 def sync_conversation(
@@ -173,11 +178,11 @@ class Resolved:
 def unknown_user_ids(owner_id: int) -> list[str]:
     """People the cache knows by id only (an archive names senders and members by id): no
     username, and X has not said they are gone."""
-    return list(
-        XUser.objects.filter(owner_id=owner_id, username="", unavailable=False)
-        .order_by("x_id")
-        .values_list("x_id", flat=True)
-    )
+    return list(_unknown_users(owner_id).order_by("x_id").values_list("x_id", flat=True))
+
+
+def _unknown_users(owner_id: int):
+    return XUser.objects.filter(owner_id=owner_id, username="", unavailable=False)
 
 
 def resolve_unknown_users(owner_id: int, *, limit: int = RESOLVE_MAX) -> Resolved:

@@ -160,6 +160,19 @@ def test_people_the_archive_named_by_id_only_were_looked_up_on_x(demo):
     assert XUser.objects.filter(owner=demo.user, unavailable=True).exists()
 
 
+def test_someone_x_could_not_be_asked_about_at_the_import_is_looked_up_after_the_next_sync(
+    sandbox, demo, settings
+):
+    for name, value in sandbox.urls.items():
+        setattr(settings, name, value)
+    lukas = next(
+        u for u in sandbox.admin("GET", "truth/jonas_k")["users"] if u["username"] == "lukas_brandt"
+    )
+    XUser.objects.create(owner=demo.user, x_id=lukas["id"])  # as an archive leaves him
+    assert sync.sync_account(demo.user.pk).status == "idle"
+    assert XUser.objects.get(owner=demo.user, x_id=lukas["id"]).username == "lukas_brandt"
+
+
 # Group identity --------------------------------------------------------------------------------
 
 
@@ -182,6 +195,32 @@ def test_a_group_named_in_the_archive_is_titled_so_everywhere_with_its_renames_a
     # in: finds a group by its name too.
     named = client.get("/search/", {"q": "in:club welcome"}).content.decode()
     assert named.count('class="search-result-link"') == 1 and "in Book club 📚" in named
+
+
+def test_an_archives_latest_rename_wins_whatever_order_the_imports_come_in(tmp_path):
+    from django.contrib.auth import get_user_model
+
+    owner = get_user_model().objects.create_user("maya")
+    group = af.snowflake(datetime(2024, 3, 1, tzinfo=UTC), 50)
+    ana = "1400000000000000777"
+
+    def archive(*renames) -> Path:
+        convo = af.Conversation(group, True)
+        convo.messages = [af.conversation_name_update(ana, name, when) for name, when in renames]
+        return af.write_archive(tmp_path / f"{len(renames)}-{renames[0][0]}.zip", [], [convo]).path
+
+    first = ("Lisbon", datetime(2024, 3, 2, tzinfo=UTC))
+    second = ("Lisbon trip", datetime(2024, 3, 9, tzinfo=UTC))
+    for path in (archive(second), archive(first)):  # the newer rename imported first
+        with open_archive(path) as opened:
+            importing.import_archive(owner.pk, opened)
+    row = Conversation.objects.get(owner=owner, x_id=group)
+    assert (row.archive_name, row.archive_name_at) == ("Lisbon trip", second[1])
+    removed = ("", datetime(2024, 4, 1, tzinfo=UTC))
+    with open_archive(archive(removed, second, first)) as opened:
+        importing.import_archive(owner.pk, opened)
+    row.refresh_from_db()
+    assert row.archive_name == ""  # the group's name was removed on X last
 
 
 def test_a_hostile_group_name_stays_text(demo, client):

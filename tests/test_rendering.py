@@ -449,3 +449,11 @@ def test_system_lines_say_who_joined_who_added_whom_and_who_left():
     assert line(leave, ["811298434"]) == "user 811298434 left"
     assert line(leave, []) == "someone left"
     assert line("ReactionCreate", []) == "An event DM Reader cannot show yet (ReactionCreate)"
+
+
+def test_an_archives_rename_is_a_line_and_an_empty_one_removes_the_name():
+    people = {"5": XUser(x_id="5", username="ana")}
+    rename = DmEvent(event_type="ConversationNameUpdate", sender_x_id="5", text="Lisbon trip")
+    assert rendering.system_line(rename, people) == "@ana named the group “Lisbon trip”"
+    rename.text = " "
+    assert rendering.system_line(rename, people) == "@ana removed the group's name"
