@@ -241,6 +241,8 @@ def test_a_worker_that_dies_mid_import_is_resumed_by_its_check_back(
     response = upload(client, ("archive.zip", written.path.read_bytes()))
     job = ImportJob.objects.get(owner=owner)
     assert response.status_code == 302
+    # The import, and its check-back should a worker die between claiming it and the lease.
+    assert DBTaskResult.objects.filter(task_path=tasks.IMPORT_TASK, status="READY").count() == 2
     store_batch, calls = importing.store_batch, []
 
     def dies_on_the_third_batch(*args, **kwargs):
