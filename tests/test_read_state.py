@@ -225,7 +225,7 @@ def test_the_thread_pane_is_the_thread_alone_and_costs_the_thread_not_the_inbox(
     assert "HX-Request" in pane["Vary"]
     # The whole page costs the inbox's rows, their participants, media and posts, the sync state
     # and the inbox's gaps on top: two panes do not double the queries of a navigation.
-    with django_assert_num_queries(11 + 6):
+    with django_assert_num_queries(12 + 6):
         maya.get(f"/c/{WITH_ANA}/")
 
 
