@@ -265,12 +265,7 @@ def _keep(name: str, content_type: str, head: bytes, rest, max_bytes: int) -> bo
     storage = cache_storage()
     if storage.exists(name):
         return True
-    if isinstance(storage, FileSystemStorage):
-        os.makedirs(storage.location, exist_ok=True)
-        tmp_dir = storage.location
-    else:
-        tmp_dir = None
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".keep-")
+    fd, tmp = _temp_file(storage, ".keep-")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(content_type.encode("ascii") + b"\n" + head)
@@ -344,14 +339,17 @@ class _Downloaded(File):
         return self.name
 
 
-def _fetch_into(storage: Storage, name: str, url: str, *, max_bytes: int, token: str) -> bool:
-    # On the storage's own filesystem, so the rename into place is atomic; elsewhere for others.
+def _temp_file(storage: Storage, prefix: str) -> tuple[int, str]:
+    """A file to write an object into before it is saved: on the storage's own filesystem, so the
+    rename into place is atomic; in the system's temporary folder for other storages."""
     if isinstance(storage, FileSystemStorage):
         os.makedirs(storage.location, exist_ok=True)
-        tmp_dir = storage.location
-    else:
-        tmp_dir = None
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".download-")
+        return tempfile.mkstemp(dir=storage.location, prefix=prefix)
+    return tempfile.mkstemp(prefix=prefix)
+
+
+def _fetch_into(storage: Storage, name: str, url: str, *, max_bytes: int, token: str) -> bool:
+    fd, tmp = _temp_file(storage, ".download-")
     try:
         with os.fdopen(fd, "wb") as out:
             if not _download(url, out, max_bytes=max_bytes, token=token):

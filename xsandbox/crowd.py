@@ -25,12 +25,10 @@ from xsandbox.seed import (
     Person,
     Style,
     World,
-    _finish_media_links,
     _old_style_id,
     _user_metrics,
-    from_ms,
+    mint_events,
     snowflake,
-    to_ms,
 )
 
 # fmt: off
@@ -145,48 +143,8 @@ def build_crowd(world: World, count: int, *, used_event_ms: set[int]) -> Crowd:
                 f"crowd-{i}", a, tuple(others), rng.randint(8, 40), start, end, style=CROWD_STYLE
             )
             plans.append(world.plan_group(spec))
-    conversations, events, media = _mint(world, plans, used_event_ms)
+    conversations, events, media = mint_events(
+        world, plans, used_ms=used_event_ms, stream="crowd:events"
+    )
     members = [(p.conversation_id, world.user_ids[u]) for p in plans for u in p.members]
     return Crowd(people, conversations, members, events, media)
-
-
-def _mint(world: World, plans, used_event_ms: set[int]):
-    """As seed.mint_events, for the crowd's plans: snowflakes in created_at order, each at a
-    millisecond no other event has (ids never collide and still carry their creation time)."""
-    rng = random.Random(f"{SEED}:crowd:events")
-    anchor_ms = to_ms(world.anchor)
-    drafts = sorted((d for plan in plans for d in plan.drafts), key=lambda d: d.at)
-    events, media = [], []
-    for draft in drafts:
-        ms = anchor_ms + int(draft.at * 1000)
-        while ms in used_event_ms:
-            ms += 1
-        used_event_ms.add(ms)
-        seq = 4 if draft.opens_group else rng.randrange(4)
-        event_id = snowflake(from_ms(ms), seq, worker=rng.randrange(1024))
-        plan = draft.plan
-        if not plan.conversation_id:
-            if plan.is_group:
-                plan.conversation_id = str(event_id - 4)
-            else:
-                low, high = sorted(world.user_ids[u] for u in plan.members)
-                plan.conversation_id = f"{low}-{high}"
-        event = Event(
-            id=event_id,
-            conversation_id=plan.conversation_id,
-            event_type=draft.event_type,
-            created_at=from_ms(ms),
-            text=draft.text if draft.event_type == Event.MESSAGE_CREATE else "",
-            sender_id=world.user_ids[draft.sender] if draft.sender else None,
-            participant_ids=[str(world.user_ids[u]) for u in draft.participants],
-            media_keys=[draft.media.media_key] if draft.media else [],
-            referenced_tweet_ids=draft.posts,
-            entities=draft.entities,
-        )
-        _finish_media_links(event)
-        events.append(event)
-        if draft.media:
-            draft.media.event_id = event_id
-            media.append(draft.media)
-    conversations = [Conversation(id=p.conversation_id, is_group=p.is_group) for p in plans]
-    return conversations, events, media

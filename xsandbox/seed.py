@@ -1619,19 +1619,25 @@ def build_world(anchor: datetime) -> World:
     return world
 
 
-def mint_events(world: World) -> tuple[list[Conversation], list[Event], list[Media]]:
-    """Give every draft a snowflake in created_at order across all conversations, then name each
-    conversation: pairs by their members' ids, groups by their first event's id minus 4."""
-    rng = random.Random(f"{SEED}:events")
+def mint_events(
+    world: World, plans: list | None = None, *, used_ms: set[int] | None = None, stream="events"
+) -> tuple[list[Conversation], list[Event], list[Media]]:
+    """Give every draft of `plans` (default: the world's) a snowflake in created_at order across
+    all conversations, each at a millisecond no other event has (`used_ms`: those taken already;
+    ids never collide and still carry their creation time), then name each conversation: pairs
+    by their members' ids, groups by their first event's id minus 4. `stream` names the random
+    sequence, so the crowd's events (crowd.py) don't shift the base world's ids."""
+    plans = world.plans if plans is None else plans
+    used_ms = set() if used_ms is None else used_ms
+    rng = random.Random(f"{SEED}:{stream}")
     anchor_ms = to_ms(world.anchor)
-    drafts = sorted(
-        (d for plan in world.plans for d in plan.drafts),
-        key=lambda d: d.at,
-    )
-    events, media, previous_ms = [], [], 0
+    drafts = sorted((d for plan in plans for d in plan.drafts), key=lambda d: d.at)
+    events, media = [], []
     for draft in drafts:
-        ms = max(anchor_ms + int(draft.at * 1000), previous_ms + 1)
-        previous_ms = ms
+        ms = anchor_ms + int(draft.at * 1000)
+        while ms in used_ms:
+            ms += 1
+        used_ms.add(ms)
         seq = 4 if draft.opens_group else rng.randrange(4)
         event_id = snowflake(from_ms(ms), seq, worker=rng.randrange(1024))
         plan = draft.plan
@@ -1658,7 +1664,7 @@ def mint_events(world: World) -> tuple[list[Conversation], list[Event], list[Med
         if draft.media:
             draft.media.event_id = event_id
             media.append(draft.media)
-    conversations = [Conversation(id=p.conversation_id, is_group=p.is_group) for p in world.plans]
+    conversations = [Conversation(id=p.conversation_id, is_group=p.is_group) for p in plans]
     return conversations, events, media
 
 
