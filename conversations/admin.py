@@ -28,9 +28,11 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from conversations import rendering
 from conversations.models import (
     Conversation,
     DmEvent,
+    ImportJob,
     Media,
     SharedPost,
     SyncRun,
@@ -175,6 +177,7 @@ class CachedRowAdmin(admin.ModelAdmin):
 class ConversationAdmin(CachedRowAdmin):
     list_display = (
         "x_id",
+        "title",
         "account",
         "is_group",
         "participant_list",
@@ -194,6 +197,10 @@ class ConversationAdmin(CachedRowAdmin):
     raw_id_fields = ("owner", "last_event", "participants")
     fields = (
         "x_id",
+        "title",
+        "name",
+        "archive_name",
+        "archive_name_at",
         "account",
         "is_group",
         "participant_list",
@@ -205,7 +212,17 @@ class ConversationAdmin(CachedRowAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("participants")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(owner_x_id=F("owner__x_account__x_user_id"))
+            .prefetch_related("participants")
+        )
+
+    @admin.display(description="title")
+    def title(self, obj: Conversation) -> str:
+        # The title the owner sees (rendering.title), as named from the owner's side.
+        return rendering.title(obj, getattr(obj, "owner_x_id", "") or "")
 
     @admin.display(description="participants")
     def participant_list(self, obj: Conversation) -> str:
@@ -597,6 +614,56 @@ class UnstoredEventAdmin(CachedRowAdmin):
             return pretty_json(json.loads(obj.payload))
         except ValueError:
             return format_html("<pre>{}</pre>", obj.payload)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(CachedRowAdmin):
+    """Archive imports and backup restores from the Import page: where each stands and why one
+    failed. The upload's path is on the server, so it is shown, never linked."""
+
+    list_display = (
+        "created_at", "account", "kind", "file_name", "status", "progress", "short_error"
+    )  # fmt: skip
+    list_filter = ("status", "kind", ("owner", AccountFilter))
+    list_select_related = ("owner",)
+    search_fields = ("file_name", "error")
+    id_field = None
+    search_help_text = "Words of the file name or the error."
+    fields = (
+        "account",
+        "kind",
+        "file_name",
+        "size",
+        "status",
+        "progress",
+        "messages_new",
+        "gaps_closed",
+        "covered_until",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "lease_until",
+        "attempts",
+        "path",
+        "error_text",
+    )
+
+    @admin.display(description="progress")
+    def progress(self, obj: ImportJob) -> str:
+        if obj.status == ImportJob.CHECKING:
+            return f"checked {obj.percent}% of the archive"
+        return (
+            f"{obj.messages_done:,} of {obj.messages_total:,} messages, "
+            f"{obj.conversations_done:,} of {obj.conversations_total:,} conversations"
+        )
+
+    @admin.display(description="error")
+    def short_error(self, obj: ImportJob) -> str:
+        return Truncator(obj.error).chars(80)
+
+    @admin.display(description="error")
+    def error_text(self, obj: ImportJob) -> str:
+        return format_html("<pre>{}</pre>", obj.error) if obj.error else "-"
 
 
 # The account admin is dmreader's (tokens only); its sync columns and actions are added here, where

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
 from conversations import xids
@@ -16,6 +16,7 @@ from conversations.models import (
     HistoryGap,
     ImportJob,
     Media,
+    ReadMark,
     SharedPost,
     SyncState,
     XUser,
@@ -42,8 +43,14 @@ INBOX_PAGE = 50
 
 def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySet[Conversation]:
     """The owner's conversations, latest activity first, with what a row shows in flat queries;
-    with `after`, those below it (keyset on (last_event_at, id), for the inbox's next page)."""
-    conversations = Conversation.objects.filter(owner=owner, last_event__isnull=False)
+    with `after`, those below it (keyset on (last_event_at, id), for the inbox's next page).
+    Each carries the owner's read mark (`seen_at`, `seen_sort_id`; None if never opened) in the
+    same query, for read_state.unread."""
+    mark = ReadMark.objects.filter(owner=owner, conversation=OuterRef("pk"))
+    conversations = Conversation.objects.filter(owner=owner, last_event__isnull=False).annotate(
+        seen_at=Subquery(mark.values("last_seen_at")[:1]),
+        seen_sort_id=Subquery(mark.values("last_seen_sort_id")[:1]),
+    )
     if after is not None:
         conversations = conversations.filter(
             Q(last_event_at__lte=after.last_event_at)
@@ -68,6 +75,11 @@ def conversation(owner: AbstractBaseUser, x_id: str) -> Conversation:
     return get_object_or_404(
         Conversation.objects.prefetch_related("participants"), owner=owner, x_id=x_id
     )
+
+
+def read_mark(owner: AbstractBaseUser, conversation: Conversation) -> ReadMark | None:
+    """How far the owner had read `conversation` (read_state.py moves it)."""
+    return ReadMark.objects.filter(owner=owner, conversation=conversation).first()
 
 
 def event(owner: AbstractBaseUser, conversation: Conversation, x_id: str) -> DmEvent:
@@ -179,13 +191,22 @@ def _ending(
     owner: AbstractBaseUser, conversation: Conversation, page: Page, anchor: DmEvent | None
 ) -> Reading:
     oldest = page.events[0] if page.events else None
-    beginning = (
-        page.found_oldest
-        and oldest is not None
-        and xids.creates_group(conversation.x_id, oldest.x_id)
-    )
-    ended = beginning or (page.found_oldest and history_exhausted(owner, conversation))
-    return Reading(page=page, anchor=anchor, ended=ended, beginning=beginning)
+    if not page.found_oldest or oldest is None:
+        return Reading(page=page, anchor=anchor, ended=False, beginning=False)
+    if xids.creates_group(conversation.x_id, oldest.x_id):
+        return Reading(page=page, anchor=anchor, ended=True, beginning=True)
+    if archive_covers(owner, oldest.created_at):
+        return Reading(page=page, anchor=anchor, ended=True, beginning=True)
+    ended = history_exhausted(owner, conversation)
+    return Reading(page=page, anchor=anchor, ended=ended, beginning=False)
+
+
+def archive_covers(owner: AbstractBaseUser, moment: datetime) -> bool:
+    """An imported archive holds every DM of the account up to its `covered_until`: an event
+    cached from before then is preceded by nothing the cache lacks."""
+    return ImportJob.objects.filter(
+        owner=owner, status=ImportJob.DONE, covered_until__gte=moment
+    ).exists()
 
 
 def history_exhausted(owner: AbstractBaseUser, conversation: Conversation) -> bool:

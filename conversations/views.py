@@ -13,8 +13,20 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from conversations import gaps, media, queries, rendering, schedule, search, sync, tasks, xids
-from conversations.models import Conversation, SyncState
+from conversations import (
+    gaps,
+    media,
+    queries,
+    read_state,
+    rendering,
+    schedule,
+    search,
+    store,
+    sync,
+    tasks,
+    xids,
+)
+from conversations.models import Conversation, ReadMark, SyncState
 from dmreader import accounts
 
 # X's usernames: ASCII letters, digits and "_", 1 to 15 (\w would let in any script's letters).
@@ -65,24 +77,42 @@ def _inbox_view(request: HttpRequest) -> HttpResponse:
 
 def _inbox(request: HttpRequest) -> HttpResponse:
     """The first page of conversations; ?after=<conversation id> the next one (infinite scroll).
-    Only the first page is re-rendered by the polling while a sync runs."""
-    me = _me(request)
+    Only the first page is re-rendered by the polling while a sync runs. From about 1024 px wide
+    the inbox is a pane beside an empty thread pane that opening a row fills (static/js/panes.js)."""
     after = None
     if request.method == "GET" and request.GET.get("after"):
         after = queries.conversation(request.user, _conversation_id(request.GET["after"]))
-    page = list(queries.inbox(request.user, after=after)[: queries.INBOX_PAGE + 1])
-    rows = [rendering.inbox_row(c, me) for c in page[: queries.INBOX_PAGE]]
-    more = rows[-1]["conversation"].x_id if len(page) > queries.INBOX_PAGE else ""
-    context = {"rows": rows, "more": more}
+    context = _inbox_rows(request, after=after)
     if after is not None and request.htmx:
         return render(request, "inbox.html#inbox-rows", context)
-    context["sync"] = queries.sync_state(request.user)
+    context.update(_inbox_pane(request))
     if request.method == "GET" and schedule.sync_if_stale(request.user.pk, context["sync"]):
         context["sync"].status = SyncState.RUNNING  # what request_sync just wrote
-    context["account"] = accounts.account_of(request.user)
     context["encrypted_note"] = request.COOKIES.get(ENCRYPTED_NOTE_COOKIE) != "hidden"
-    context["gaps"] = [gaps.sentence(g) for g in queries.history_gaps(request.user)]
-    return render(request, "inbox.html#inbox-body" if request.htmx else "inbox.html", context)
+    return render(request, "inbox.html#inbox-body" if _fragment(request) else "inbox.html", context)
+
+
+def _fragment(request: HttpRequest) -> bool:
+    """An htmx request for a piece of the page. htmx's history restore (back or forward to a URL
+    it pushed, its own cache being off: base.html) gets the whole page, of which it keeps the
+    thread pane (hx-history-elt)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _inbox_rows(request: HttpRequest, *, after: Conversation | None = None) -> dict:
+    page = list(queries.inbox(request.user, after=after)[: queries.INBOX_PAGE + 1])
+    rows = [rendering.inbox_row(c, _me(request)) for c in page[: queries.INBOX_PAGE]]
+    more = rows[-1]["conversation"].x_id if len(page) > queries.INBOX_PAGE else ""
+    return {"rows": rows, "more": more}
+
+
+def _inbox_pane(request: HttpRequest) -> dict:
+    """What the inbox shows around its rows: the sync's status and the history's gaps."""
+    return {
+        "sync": queries.sync_state(request.user),
+        "account": accounts.account_of(request.user),
+        "gaps": [gaps.sentence(g) for g in queries.history_gaps(request.user)],
+    }
 
 
 @require_POST
@@ -150,21 +180,40 @@ def conversation(request: HttpRequest, x_id: str) -> HttpResponse:
     """The newest page on a direct load, or the messages around one (?around=<event id>, from a
     search result). Fragments for infinite scroll: ?before=<id> the cached page older than that
     event, ?after=<id> the page newer than it. Where the cache runs out, the page offers to fetch
-    older messages from X (`older`, a POST)."""
+    older messages from X (`older`, a POST).
+
+    A whole page has the inbox beside the thread (two panes from about 1024 px); an inbox row
+    opened with htmx (HX-Target: thread-pane) gets the thread alone. Showing the newest message
+    moves the owner's read mark there (read_state.py); the mark as it was puts the "New" line."""
     convo = queries.conversation(request.user, _conversation_id(x_id))
     cursor = {name: _event_id(request.GET.get(name, "")) for name in ("before", "after", "around")}
     name = next((n for n, v in cursor.items() if v), "")
-    if name == "after" and not request.htmx:
+    pane = _fragment(request) and request.htmx.target == "thread-pane"
+    if name == "after" and (pane or not _fragment(request)):
         # A whole page newer than an event is the page around it (the "newer" link's own URL).
         name, cursor["around"] = "around", cursor["after"]
     reading = queries.read_conversation(request.user, convo, **{name: cursor[name]} if name else {})
-    context = _conversation_context(request, convo, reading)
+    opening = name in ("", "around")
+    mark = queries.read_mark(request.user, convo) if opening or name == "after" else None
+    context = _conversation_context(
+        request, convo, reading, mark=mark if opening and not cursor["around"] else None
+    )
+    if reading.page.found_newest and reading.newest is not None and name != "before":
+        # After the thread took its "New" line from the mark as it was, before the inbox's rows
+        # (a whole page) read it: the open conversation's row is no longer new.
+        read_state.mark_seen(
+            owner=request.user, conversation=convo, event=reading.newest, current=mark
+        )
     if name == "after":
         context["newer_only"] = True
         template = "conversation.html#newer"
-    elif name == "before" and request.htmx:
+    elif name == "before" and _fragment(request):
         template = "conversation.html#older"
+    elif pane:
+        context["pane_only"] = True
+        template = "conversation.html#thread"
     else:
+        _with_inbox(request, context)
         template = "conversation.html"
     context["highlight"] = cursor["around"]
     return _varies_on_htmx(render(request, template, context))
@@ -187,8 +236,16 @@ def older(request: HttpRequest, x_id: str) -> HttpResponse:
         convo = queries.conversation(request.user, convo.x_id)  # where its history stands now
         reading = queries.read_conversation(request.user, convo, before=before)
     context = _conversation_context(request, convo, reading, outcome=outcome)
-    template = "conversation.html#older" if request.htmx else "conversation.html"
-    return _varies_on_htmx(render(request, template, context))
+    if request.htmx:
+        return _varies_on_htmx(render(request, "conversation.html#older", context))
+    return _varies_on_htmx(render(request, "conversation.html", _with_inbox(request, context)))
+
+
+def _with_inbox(request: HttpRequest, context: dict) -> dict:
+    """A whole conversation page: the inbox pane beside the thread, its row marked as open."""
+    context.update(_inbox_rows(request))
+    context.update(_inbox_pane(request), open_id=context["conversation"].x_id)
+    return context
 
 
 def _conversation_context(
@@ -197,7 +254,9 @@ def _conversation_context(
     reading: queries.Reading,
     *,
     outcome: sync.Outcome | None = None,
+    mark: ReadMark | None = None,
 ) -> dict:
+    """`mark`: the owner's read mark before this visit, where the "New" line goes."""
     me = _me(request)
     participants = list(convo.participants.all())
     people = {p.x_id: p for p in participants}
@@ -206,10 +265,19 @@ def _conversation_context(
             people.setdefault(event.sender_x_id, event.sender)
     context = {
         "conversation": convo,
-        "title": rendering.conversation_title(participants, me),
-        "others": [p for p in participants if p.x_id != me],
+        "title": rendering.title(convo, me),
+        "others": rendering.others_of(convo, me),
+        "faces": rendering.avatar_people(convo, me),
         "blocks": gaps.place(
-            rendering.timeline(reading.page.events, people, me, group=convo.is_group),
+            rendering.timeline(
+                reading.page.events,
+                people,
+                me,
+                group=convo.is_group,
+                first_new=read_state.first_unseen(
+                    reading.page.events, mark, me, found_oldest=reading.page.found_oldest
+                ),
+            ),
             list(queries.history_gaps(request.user, convo)),
         ),
         "oldest": reading.oldest,
@@ -225,6 +293,7 @@ def _conversation_context(
         "highlight": "",
         "waiting_until": None,
         "fetch_failed": "",
+        "group_name_max": store.GROUP_NAME_MAX,
     }
     if outcome is not None and not reading.ended:
         if outcome.status == SyncState.WAITING:
@@ -232,6 +301,32 @@ def _conversation_context(
         elif outcome.status in (SyncState.FAILED, SyncState.NEEDS_REAUTH):
             context["fetch_failed"] = outcome.error or "X did not answer."
     return context
+
+
+@require_POST
+@_reader
+def name_group(request: HttpRequest, x_id: str) -> HttpResponse:
+    """Name one of the owner's groups, for them only (the rename form in the thread's header);
+    `clear` goes back to the name X's archive gave it, or to its participants'. A refused name
+    shows the conversation again with the form open and why."""
+    convo = queries.conversation(request.user, _conversation_id(x_id))
+    if not convo.is_group:
+        raise Http404("Only a group has a name")
+    name = "" if request.POST.get("clear") else " ".join(request.POST.get("name", "").split())
+    problem = ""
+    if not name and not request.POST.get("clear"):
+        problem = "Type a name for the group." + (
+            " Or press Remove my name to go back to the one it had." if convo.name else ""
+        )
+    elif len(name) > store.GROUP_NAME_MAX:
+        problem = f"That name is {len(name)} characters long; a group name can have up to {store.GROUP_NAME_MAX}."
+    if problem:
+        reading = queries.read_conversation(request.user, convo)
+        context = _conversation_context(request, convo, reading)
+        context.update(rename_error=problem, rename_value=request.POST.get("name", ""))
+        return _varies_on_htmx(render(request, "conversation.html", context, status=400))
+    store.name_group(request.user.pk, convo.x_id, name)
+    return redirect("conversations:conversation", convo.x_id)
 
 
 # Opening a conversation by who it is with ---------------------------------------------------
@@ -340,9 +435,7 @@ def search_messages(request: HttpRequest) -> HttpResponse:
         "problem": "",
     }
     if within is not None:
-        context["within_title"] = rendering.conversation_title(
-            list(within.participants.all()), _me(request)
-        )
+        context["within_title"] = rendering.title(within, _me(request))
     if raw:
         try:
             page = search.run(

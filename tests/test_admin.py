@@ -17,6 +17,7 @@ from django_tasks_db.models import DBTaskResult
 from conversations.models import (
     Conversation,
     DmEvent,
+    ImportJob,
     Media,
     SharedPost,
     SyncRun,
@@ -35,10 +36,10 @@ User = get_user_model()
 MODELS = (XAccount, Conversation, DmEvent, XUser, Media, SharedPost, SyncState, SyncRun, User)
 # Session, user, the capped count, the page, and on some pages a prefetch, the chosen row of a
 # filter or a related row of a detail page. The user delete page counts each kind of row a user
-# owns, one capped count each (eleven: the cache's eight, history gaps, archive imports and
-# exports), whatever the size.
+# owns, one capped count each (twelve: the cache's eight, history gaps, archive imports, read
+# marks and exports), whatever the size.
 MAX_QUERIES = 7
-MAX_QUERIES_DELETE_PAGE = 15
+MAX_QUERIES_DELETE_PAGE = 16
 FRIENDS = [str(700 + n) for n in range(8)]
 GROUP = "1900000000000000001"
 START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -125,6 +126,17 @@ def fill_cache(owner: User, events: int, first: int = 0) -> None:
         )
         for n in range(max(3, events // 50))
     )
+    ImportJob.objects.bulk_create(
+        ImportJob(
+            owner=owner,
+            file_name=f"twitter-archive-{n}.zip",
+            status=(ImportJob.DONE, ImportJob.FAILED, ImportJob.IMPORTING)[n % 3],
+            messages_done=n * 100,
+            messages_total=300,
+            error="" if n % 3 != 1 else "This archive is of @someone_else, not of you.",
+        )
+        for n in range(3)
+    )
 
 
 def pages_to_check(owner: User) -> list[str]:
@@ -168,6 +180,9 @@ def pages_to_check(owner: User) -> list[str]:
         admin_url(SyncState, "change", owner.sync_state.pk),
         admin_url(SyncRun, "change", SyncRun.objects.filter(owner=owner).first().pk),
         admin_url(User, "change", owner.pk),
+        admin_url(ImportJob),
+        admin_url(ImportJob) + "?status=failed&q=someone",
+        admin_url(ImportJob, "change", ImportJob.objects.filter(owner=owner).first().pk),
         admin_url(User, "delete", owner.pk),
     ]
 
@@ -466,3 +481,23 @@ def test_an_anonymous_visitor_is_sent_to_the_admin_login(client):
         response = client.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith(reverse("admin:login") + "?next="), url
+
+
+def test_an_import_job_shows_where_it_stands_and_why_it_failed(admin_client):
+    owner = make_account(1)
+    job = ImportJob.objects.create(
+        owner=owner,
+        file_name="<img src=x onerror=alert(1)>.zip",
+        status=ImportJob.FAILED,
+        messages_done=1200,
+        messages_total=4800,
+        conversations_done=3,
+        conversations_total=9,
+        error="data/direct-messages.js is damaged: <script>alert(1)</script>",
+    )
+    listing = admin_client.get(admin_url(ImportJob)).content.decode()
+    assert "1,200 of 4,800 messages, 3 of 9 conversations" in listing
+    assert "<img src=x" not in listing and "&lt;img src=x onerror=alert(1)&gt;.zip" in listing
+    page = admin_client.get(admin_url(ImportJob, "change", job.pk)).content.decode()
+    assert "data/direct-messages.js is damaged: &lt;script&gt;" in page
+    assert "<script>alert(1)" not in page

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from conversations import sync
-from conversations.models import Conversation, DmEvent
+from conversations.models import Conversation, DmEvent, ImportJob
 from dmreader.models import XAccount
 from tests import archive_factory as af
 from tests.sandbox import Sandbox
@@ -125,9 +125,17 @@ def test_an_import_adds_older_history_once_and_a_second_changes_nothing(sandbox,
     old = DmEvent.objects.get(owner_id=account.user_id, text__contains=OLD_WORD)
     assert old.raw["archive"]["messageCreate"]["reactions"][0]["reactionKey"] == "funny"
 
-    # Older history reads, scrolls and searches like the rest.
+    # Older history reads, scrolls and searches like the rest, and now ends where the
+    # conversation began (the archive holds everything before it), not at X's 30 days.
     page = client.get(f"/c/{old.conversation.x_id}/")
     assert page.status_code == 200
+    events = DmEvent.objects.filter(owner_id=account.user_id, conversation=old.conversation)
+    anchor = events.order_by("created_at", "sort_id")[10]
+    oldest = client.get(f"/c/{old.conversation.x_id}/", {"before": anchor.x_id}).content.decode()
+    assert '<li class="history-end">Beginning of the conversation</li>' in oldest
+    job = ImportJob.objects.get(owner_id=account.user_id)  # the Import page lists it too
+    assert (job.status, job.messages_new) == (ImportJob.DONE, len(after) - len(synced))
+    assert "archive.zip" in client.get("/import/").content.decode()
     found = client.get("/search/", {"q": OLD_WORD})
     assert OLD_WORD in found.content.decode()
     assert Conversation.objects.filter(owner_id=account.user_id, x_id=old.conversation.x_id)

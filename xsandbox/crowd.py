@@ -151,7 +151,7 @@ def build_crowd(world: World, count: int, *, used_event_ms: set[int]) -> Crowd:
 
 
 def _mint(world: World, plans, used_event_ms: set[int]):
-    """As seed._mint_events, for the crowd's plans: snowflakes in created_at order, each at a
+    """As seed.mint_events, for the crowd's plans: snowflakes in created_at order, each at a
     millisecond no other event has (ids never collide and still carry their creation time)."""
     rng = random.Random(f"{SEED}:crowd:events")
     anchor_ms = to_ms(world.anchor)

@@ -81,11 +81,16 @@ def assert_accessible(page: Page, name: str) -> None:
 
 
 def load_images(page: Page) -> None:
-    """Lazy images far down the page too, so that a screenshot shows them."""
-    page.evaluate(
-        "document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')"
+    """Lazy images far down the page too, so that a screenshot shows them. Each poll makes
+    eager what arrived since (the thread may still be adding an older page): an off-screen lazy
+    image never completes."""
+    page.wait_for_function(
+        """() => {
+          document.querySelectorAll("img[loading=lazy]").forEach((i) => (i.loading = "eager"));
+          return [...document.images].every((i) => i.complete);
+        }""",
+        timeout=15_000,
     )
-    page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=15_000)
 
 
 def snap(page: Page, name: str) -> None:

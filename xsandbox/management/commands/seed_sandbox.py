@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from xsandbox import seed
+from xsandbox import populate, seed
 from xsandbox.models import User
 
 
@@ -57,7 +57,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             if reset:
                 seed.reset()
-            counts = seed.seed_world(anchor, crowd=crowd)
+            counts = populate.seed_world(anchor, crowd=crowd)
         took = time.monotonic() - started
         self.stdout.write(
             "xsandbox: seeded {users} users, {conversations} conversations, {events} events, "
