@@ -8,12 +8,16 @@ Each measurement runs in a process of its own, so its peak RSS is its own:
   json, csv, md   the whole account written to a file as exportdms writes it
   html       the same as a ZIP of pages, without fetching media (the generated cache's media
              URLs point nowhere; copying files costs what the disk and X's CDN cost)
+  backup     the JSON in a ZIP, as the Backup format writes it (its media files left out, as html's)
+  restore    the json run's file (kept in var/bench/) restored into an empty SQLite cache as the
+             Import page's worker does it: checked whole, then stored through the store (SQLite
+             only; run it after json)
 
 Printed: seconds, events per second, the ratio to the floor, the file's size, the process's
 peak RSS and its RSS before the export began (Django and the cache opened): flat memory means
 peak minus start stays the same at 100,000 and at 1,000,000 events.
 
-Run: .venv/bin/python bench/export_bench.py [--events 1000000] [--formats floor,json,csv,md,html]
+Run: .venv/bin/python bench/export_bench.py [--events 1000000] [--formats floor,json,backup,csv,md,html,restore]
 PostgreSQL: scripts/with-postgres .venv/bin/python bench/export_bench.py
 """
 
@@ -28,7 +32,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FORMATS = ["floor", "json", "csv", "md", "html"]
+FORMATS = ["floor", "json", "backup", "csv", "md", "html", "restore"]
 
 
 def _rss_mb() -> float:
@@ -45,6 +49,8 @@ def measure(events: int, what: str) -> dict:
     from bench import datagen  # sets Django up
 
     cache = datagen.use(events, verbose=False)
+    if what == "restore":
+        return measure_restore(events, datagen)
     from conversations import queries
     from exports import files
     from exports.scope import Scope, select
@@ -59,6 +65,13 @@ def measure(events: int, what: str) -> dict:
         for conversation, _ in selection.conversations:
             for rows in queries.events_in_order(owner, conversation, selection.events):
                 done += len(rows)
+    elif what == "json":  # kept for the restore run
+        job = files.job_for(owner, selection, with_media=False)
+        with open(exported_json(events), "wb") as out:
+            for chunk in files.chunks(job, what):
+                out.write(chunk)
+        size = os.path.getsize(exported_json(events))
+        done = job.done
     else:
         job = files.job_for(owner, selection, with_media=False)
         with tempfile.NamedTemporaryFile(dir=datagen.CACHE_DIR, suffix=f".{what}") as out:
@@ -81,6 +94,52 @@ def measure(events: int, what: str) -> dict:
     }
 
 
+def exported_json(events: int) -> Path:
+    return REPO / "var" / "bench" / f"export_{events}.json"
+
+
+def measure_restore(events: int, datagen) -> dict:
+    """The json run's file restored into an empty cache, as the Import page's worker does it."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+
+    from conversations import backup, importing
+    from dmreader.models import XAccount
+
+    source = exported_json(events)
+    if connection.vendor != "sqlite" or not source.exists():
+        raise SystemExit("restore: SQLite only, after a json run")
+    target = datagen.CACHE_DIR / f"restore_{events}.sqlite3"
+    for leftover in datagen.CACHE_DIR.glob(target.name + "*"):
+        leftover.unlink()
+    datagen._point_at(str(target))
+    call_command("migrate", verbosity=0)
+    owner = get_user_model().objects.create_user("bench-owner")
+    XAccount.objects.create(user=owner, x_user_id=datagen.ME, username="bench_owner")
+    start_rss = _rss_mb()
+    started = time.perf_counter()
+    with backup.open_backup(source, expected_x_user_id=datagen.ME) as opened:
+        checked = importing.check_backup(opened)
+        restored = importing.restore_backup(owner.pk, opened)
+    seconds = time.perf_counter() - started
+    assert restored.new == checked.events, (restored.new, checked.events)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    connection.close()
+    for leftover in datagen.CACHE_DIR.glob(target.name + "*"):
+        leftover.unlink()
+    return {
+        "what": "restore",
+        "events": restored.new,
+        "conversations": checked.conversations,
+        "seconds": seconds,
+        "bytes": source.stat().st_size,
+        "start_rss_mb": start_rss,
+        "peak_rss_mb": peak,
+        "where": str(source.relative_to(REPO)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -96,34 +155,36 @@ def main() -> None:
         [sys.executable, str(REPO / "bench" / "datagen.py"), "--events", str(args.events)],
         check=True,
     )
-    results = []
-    for what in args.formats.split(","):
+    header = (
+        f"{'':<8}{'seconds':>10}{'events/s':>12}{'x floor':>10}{'file MB':>10}"
+        f"{'RSS start MB':>14}{'RSS peak MB':>13}{'peak-start':>12}"
+    )
+    floor = None
+    # A row as each measurement ends: a million events take a while on a busy machine.
+    for index, what in enumerate(args.formats.split(",")):
         child = subprocess.run(
             [sys.executable, __file__, "--events", str(args.events), "--child", what],
             check=True,
             capture_output=True,
             text=True,
         )
-        results.append(json.loads(child.stdout.strip().splitlines()[-1]))
-    floor = next((r["seconds"] for r in results if r["what"] == "floor"), None)
-    first = results[0]
-    print(
-        f"export of {first['events']:,} events in {first['conversations']:,} conversations "
-        f"({first['where']}); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-    )
-    header = (
-        f"{'':<8}{'seconds':>10}{'events/s':>12}{'x floor':>10}{'file MB':>10}"
-        f"{'RSS start MB':>14}{'RSS peak MB':>13}{'peak-start':>12}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
+        r = json.loads(child.stdout.strip().splitlines()[-1])
+        if index == 0:
+            print(
+                f"export of {r['events']:,} events in {r['conversations']:,} conversations "
+                f"({r['where']}); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+            )
+            print(header)
+            print("-" * len(header))
+        if what == "floor":
+            floor = r["seconds"]
         ratio = f"{r['seconds'] / floor:.1f}" if floor else "-"
-        size = f"{r['bytes'] / 1e6:,.0f}" if r["bytes"] else "-"
+        size = f"{r['bytes'] / 1e6:,.1f}" if r["bytes"] else "-"
         print(
             f"{r['what']:<8}{r['seconds']:>10.1f}{r['events'] / r['seconds']:>12,.0f}{ratio:>10}"
             f"{size:>10}{r['start_rss_mb']:>14.0f}{r['peak_rss_mb']:>13.0f}"
-            f"{r['peak_rss_mb'] - r['start_rss_mb']:>12.0f}"
+            f"{r['peak_rss_mb'] - r['start_rss_mb']:>12.0f}",
+            flush=True,
         )
 
 

@@ -7,6 +7,8 @@ to more than --budget seconds; a single run is stopped after --timeout seconds):
 
   ours newest   search.run's first page, newest first: parse, find, load the 20 rows a page shows,
                 highlight them
+  its SQL       the statements ours newest sent, replayed on a raw cursor (executed and
+                fetched): the database's part of ours newest, the rest being Python
   floor newest  the same 20 ids, newest first, by raw SQL with no ORM and no Python: the fastest
                 of the plans below that returns exactly those ids (its name in brackets)
                   index   the full-text index first (FTS5 MATCH joined to the owner's rows, or a
@@ -49,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from django.db import OperationalError, connection
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 
 from bench import datagen
 from conversations import search
@@ -113,6 +116,25 @@ def cases(cache: datagen.Cache) -> list[Case]:
 def ours(owner, q: str, order: str) -> Callable[[], list]:
     def run() -> list:
         return [r.event.pk for r in search.run(owner, search.parse(q), order=order).results]
+
+    return run
+
+
+def ours_sql(owner, q: str, order: str) -> Callable[[], list]:
+    """The statements search.run sends for the query, replayed on a raw cursor (parameters
+    written in, executed and fetched): the database's part of ours; the rest is Python (the ORM,
+    the sieve's own in-memory FTS5, ranking, highlighting)."""
+    with CaptureQueriesContext(connection) as captured:
+        search.run(owner, search.parse(q), order=order)
+    statements = [executed["sql"] for executed in captured.captured_queries]
+
+    def run() -> list:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql)
+                if cursor.description:
+                    cursor.fetchall()
+        return []
 
     return run
 
@@ -286,6 +308,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=3.0, help="seconds per cell")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per run")
     parser.add_argument("--explain", action="store_true", help="print the one-SQL plans")
+    parser.add_argument("--only", default="", help="only the queries containing this text")
     args = parser.parse_args()
 
     cache = datagen.use(args.events)
@@ -307,7 +330,7 @@ def main() -> None:
         f"best match ranks the newest {search.BEST_CANDIDATES} matches"
     )
     header = (
-        f"{'kind':<10} {'query':<34} {'matches':>8}  {'ours newest':>12} "
+        f"{'kind':<10} {'query':<34} {'matches':>8}  {'ours newest':>12} {'its SQL':>11} "
         f"{'floor newest':>20} {'ours best':>12} {'floor best':>20} {'naive LIKE':>12}  "
         f"{'newest/floor':>12} {'best/floor':>10}"
     )
@@ -315,9 +338,12 @@ def main() -> None:
     print("-" * len(header))
     problems, leaks, checked = [], 0, 0
     for case in cases(cache):
+        if args.only not in case.q:
+            continue
         query = search.parse(case.q)
         matches = search.matching(owner, query).count()
         newest, ours_ids = measure(ours(owner, case.q, "newest"), args)
+        newest_sql = measure(ours_sql(owner, case.q, "newest"), args)[0]
         expected = None if newest.timed_out else ours_ids
         floor_name, floor_newest, disagree = floor(owner, query, 20, expected, args)
         checked += 1
@@ -332,7 +358,7 @@ def main() -> None:
         leaks += DmEvent.objects.filter(pk__in=ours_ids).exclude(owner=owner).count()
         label = case.q if len(case.q) <= 34 else case.q[:33] + "…"
         print(
-            f"{case.kind:<10} {label:<34} {matches:>8,}  {cell(newest):>12} "
+            f"{case.kind:<10} {label:<34} {matches:>8,}  {cell(newest):>12} {cell(newest_sql):>11} "
             f"{cell(floor_newest, floor_name):>20} {cell(best):>12} "
             f"{cell(floor_best, best_name):>20} {cell(naive_figures):>12}  "
             f"{ratio(newest, floor_newest):>12} {ratio(best, floor_best):>10}",

@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from conversations import rendering
 from conversations.models import (
     Conversation,
     DmEvent,
@@ -176,6 +177,7 @@ class CachedRowAdmin(admin.ModelAdmin):
 class ConversationAdmin(CachedRowAdmin):
     list_display = (
         "x_id",
+        "title",
         "account",
         "is_group",
         "participant_list",
@@ -195,6 +197,10 @@ class ConversationAdmin(CachedRowAdmin):
     raw_id_fields = ("owner", "last_event", "participants")
     fields = (
         "x_id",
+        "title",
+        "name",
+        "archive_name",
+        "archive_name_at",
         "account",
         "is_group",
         "participant_list",
@@ -206,7 +212,17 @@ class ConversationAdmin(CachedRowAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("participants")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(owner_x_id=F("owner__x_account__x_user_id"))
+            .prefetch_related("participants")
+        )
+
+    @admin.display(description="title")
+    def title(self, obj: Conversation) -> str:
+        # The title the owner sees (rendering.title), as named from the owner's side.
+        return rendering.title(obj, getattr(obj, "owner_x_id", "") or "")
 
     @admin.display(description="participants")
     def participant_list(self, obj: Conversation) -> str:
@@ -602,17 +618,20 @@ class UnstoredEventAdmin(CachedRowAdmin):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(CachedRowAdmin):
-    """Archive imports from the Import page: where each stands and why one failed. The upload's
-    path is on the server, so it is shown, never linked."""
+    """Archive imports and backup restores from the Import page: where each stands and why one
+    failed. The upload's path is on the server, so it is shown, never linked."""
 
-    list_display = ("created_at", "account", "file_name", "status", "progress", "short_error")
-    list_filter = ("status", ("owner", AccountFilter))
+    list_display = (
+        "created_at", "account", "kind", "file_name", "status", "progress", "short_error"
+    )  # fmt: skip
+    list_filter = ("status", "kind", ("owner", AccountFilter))
     list_select_related = ("owner",)
     search_fields = ("file_name", "error")
     id_field = None
     search_help_text = "Words of the file name or the error."
     fields = (
         "account",
+        "kind",
         "file_name",
         "size",
         "status",

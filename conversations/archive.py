@@ -353,8 +353,9 @@ def _find_data_dir(source: _Source) -> str:
     if len(nested) == 1:
         return nested[0]
     raise ArchiveError(
-        "This is not X's archive of your data: it has no data/manifest.js. "
-        "Upload the ZIP that X sent you, as it came."
+        "This is not X's archive of your data: it has no data/manifest.js (nor is it a backup "
+        "that DM Reader made: it has no export.json). Upload the ZIP that X sent you, or the "
+        "backup DM Reader gave you, as it came."
     )
 
 

@@ -10,6 +10,11 @@ Two passes over the uploaded archive:
    skipping the events already committed. Storing is idempotent by event id, so a batch done
    twice changes nothing.
 Then the history gaps the archive covers are closed, and the upload is deleted.
+
+A DM Reader backup (ImportJob.BACKUP: a JSON export, or its backup ZIP) runs the same two passes
+through backup.py and importing.restore_backup: checked whole first (another account's, a newer
+version, a damaged or hostile file end here, the cache as it was), then restored in batches that
+commit with their progress, resumable the same way; then the ZIP's media files join the cache.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from conversations import importing, store, uploads
+from conversations import backup, importing, store, sync, uploads
 from conversations.archive import Archive, ArchiveError, open_archive
 from conversations.models import ImportJob
 from dmreader.models import XAccount
@@ -50,8 +55,10 @@ def archive_path(job: ImportJob) -> Path:
 
 
 def create(owner_id: int, path: Path, *, file_name: str, size: int) -> ImportJob:
+    """A job for an upload; what it is (X's archive or a backup) is told from its content."""
     return ImportJob.objects.create(
         owner_id=owner_id,
+        kind=ImportJob.BACKUP if backup.is_backup(path) else ImportJob.ARCHIVE,
         path=path.relative_to(settings.IMPORT_DIR).as_posix(),
         file_name=file_name[:255],
         size=size,
@@ -142,6 +149,8 @@ def run(job_id: int) -> str:
     try:
         if account is None:
             raise ArchiveError("This DM Reader account has no X account any more.")
+        if job.kind == ImportJob.BACKUP:
+            return _run_backup(job, account, held)
         if job.status in (ImportJob.QUEUED, ImportJob.CHECKING):
             with _open(job, account) as archive:
                 _check(job, archive, held)
@@ -149,6 +158,9 @@ def run(job_id: int) -> str:
             _import(job, archive, held)
         store.refresh_statistics()
         closed = store.close_gaps(job.owner_id, job.covered_until) if job.covered_until else 0
+        # People the archive names by id only: asked of X now, shown by id until then (and
+        # after, if X can't say: the import is done either way).
+        sync.resolve_unknown_users(job.owner_id)
         return _end(job, ImportJob.DONE, gaps_closed=closed)
     except ArchiveError as problem:
         return _end(job, ImportJob.FAILED, error=str(problem))
@@ -163,6 +175,68 @@ def run(job_id: int) -> str:
             lease_until=None, error=f"{type(error).__name__}: {error}"[:500]
         )
         raise
+
+
+def _run_backup(job: ImportJob, account: XAccount, held: _Lease) -> str:
+    if job.status in (ImportJob.QUEUED, ImportJob.CHECKING):
+        with _open_backup(job, account) as opened:
+            _check_backup(job, opened, held)
+    with _open_backup(job, account) as opened:
+        held.renew(run_started_at=timezone.now(), run_started_done=job.messages_done)
+
+        def committed(events: int, new: int) -> None:
+            held.renew(
+                messages_done=F("messages_done") + events, messages_new=F("messages_new") + new
+            )
+
+        restored = importing.restore_backup(
+            job.owner_id, opened, skip_events=job.messages_done, on_batch=committed
+        )
+        importing.restore_files(job.owner_id, opened)
+    for problem in restored.problems:
+        logger.warning("Restore %s: %s", job.pk, problem)
+    store.refresh_statistics()
+    return _end(job, ImportJob.DONE, conversations_done=job.conversations_total)
+
+
+def _open_backup(job: ImportJob, account: XAccount) -> backup.Backup:
+    return backup.open_backup(
+        archive_path(job),
+        expected_x_user_id=account.x_user_id,
+        expected_username=account.username,
+    )
+
+
+def _check_backup(job: ImportJob, opened: backup.Backup, held: _Lease) -> None:
+    now = timezone.now()
+    held.renew(
+        status=ImportJob.CHECKING,
+        started_at=job.started_at or now,
+        run_started_at=now,
+        run_started_done=0,
+        bytes_read=0,
+        bytes_total=opened.progress.bytes_total,
+    )
+    saved = [time.monotonic()]
+
+    def progress() -> None:
+        if time.monotonic() - saved[0] > SAVE_EVERY:
+            held.renew(bytes_read=opened.progress.bytes_read)
+            saved[0] = time.monotonic()
+
+    checked = importing.check_backup(opened, on_progress=progress)
+    fields = dict(
+        status=ImportJob.IMPORTING,
+        bytes_read=opened.progress.bytes_total,
+        messages_total=checked.events,
+        conversations_total=checked.conversations,
+        messages_done=0,
+        messages_new=0,
+        conversations_done=0,
+    )
+    held.renew(**fields)
+    for name, value in fields.items():
+        setattr(job, name, value)
 
 
 def _open(job: ImportJob, account: XAccount) -> Archive:
@@ -218,7 +292,7 @@ def _import(job: ImportJob, archive: Archive, held: _Lease) -> None:
     while batch := list(itertools.islice(events, importing.BATCH)):
         new_before = imported.new
         with transaction.atomic():
-            importing.store_batch(job.owner_id, batch, imported)
+            importing.store_batch(job.owner_id, batch, imported, archive=archive)
             held.renew(
                 messages_done=F("messages_done") + len(batch),
                 messages_new=F("messages_new") + imported.new - new_before,

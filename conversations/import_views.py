@@ -48,7 +48,16 @@ def _page(request: HttpRequest, problem: str = "", status: int = 200) -> HttpRes
         "limit": settings.IMPORT_MAX_UPLOAD_BYTES,
         "account": accounts.account_of(request.user),
     }
+    context["sandbox_archive"] = sandbox_archive_url(context["account"].username)
     return render(request, "conversations/import.html", context, status=status)
+
+
+def sandbox_archive_url(username: str) -> str:
+    """On the local X sandbox (make run, the demo), where it hands out the account's archive;
+    "" on X itself, whose archive comes by e-mail."""
+    if settings.X_API_BASE_URL.rstrip("/") != settings.XSANDBOX_URL:
+        return ""
+    return f"{settings.XSANDBOX_URL}/archives/{username}.zip"
 
 
 @require_GET

@@ -118,15 +118,18 @@ def sends_token_to(url: str) -> bool:
 
 
 def file_response(item: Media, kind: str, account: XAccount | None) -> HttpResponse:
-    """A photo (`full`), a video's MP4 (`video`) or a preview image of a cached DM."""
+    """A photo (`full`), a video's MP4 (`video`) or a preview image of a cached DM. One imported
+    from X's archive is served from the media storage, where the import put it: no X needed."""
     owner_id = item.owner_id
-    if kind == "preview":
-        return proxy(item.preview_image_url, owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
-    if kind == "video":
-        return proxy(best_mp4(item.variants), owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
+    if is_from_archive(item) and kind != "preview":  # an archive keeps no preview images
+        stored = _open_cached(cache_storage(), archive_file_name(owner_id, item.media_key))
+        if stored is not None:
+            return _file_response(*stored)
+    if kind in ("preview", "video"):
+        return proxy(source_of(item, kind), owner_id=owner_id, max_bytes=MAX_MEDIA_BYTES)
     if kind == "full" and item.url and account is not None:
         # DM photos are private: X serves them to the participants' own token only.
-        url = download_url(item.url)
+        url = source_of(item, kind)
         token = ""
         if sends_token_to(url):
             try:
@@ -192,11 +195,99 @@ def proxy(url: str, *, owner_id: int, max_bytes: int, token: str = "") -> HttpRe
         cached = _open_cached(storage, name)
         if cached is None:  # deleted in between (the owner left)
             return HttpResponseNotFound()
-    content_type, file = cached
+    return _file_response(*cached)
+
+
+def _file_response(content_type: str, file: File) -> FileResponse:
     response = FileResponse(file, content_type=content_type)
     response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def source_of(item: Media, kind: str) -> str:
+    """The URL file_response fetches for a media item's `full`, `video` or `preview` file."""
+    if kind == "preview":
+        return item.preview_image_url
+    if kind == "video":
+        return best_mp4(item.variants)
+    return download_url(item.url) if item.url else ""
+
+
+# Media from X's archive -------------------------------------------------------------------------
+# The archive's DM photos, videos and GIFs (data/direct_messages_media/, …group_media/) are copied
+# into the same storage as fetched media, in the same one-object format, under a name made from
+# the owner and the media key only: a name inside the archive never becomes a path here, so a
+# hostile one ("../../etc/passwd", an absolute path) can lead nowhere (archive.py refuses such an
+# archive outright anyway). Each file is capped at MAX_MEDIA_BYTES and must be an image or video.
+
+
+def is_from_archive(item: Media) -> bool:
+    return isinstance(item.raw, dict) and bool(item.raw.get("archive_file"))
+
+
+def archive_file_name(owner_id: int, media_key: str) -> str:
+    return f"{int(owner_id)}/archive-{hashlib.sha256(media_key.encode()).hexdigest()}"
+
+
+def store_archive_file(
+    owner_id: int, media_key: str, source, *, size: int, max_bytes: int = MAX_MEDIA_BYTES
+) -> bool:
+    """Copy one media file of an archive (`source`: a binary stream, `size` its length as the
+    archive says) into the media storage for its owner. False when it is refused: too big, or
+    not a picture or video. Storing a file already there does nothing."""
+    if size > max_bytes:
+        logger.info("Archive media %s refused: %s bytes", media_key, size)
+        return False
+    head = source.read(16)
+    content_type = _sniffed(head)
+    if not content_type.startswith(("image/", "video/")):
+        logger.info("Archive media %s refused: not a picture or video", media_key)
+        return False
+    # The archive's directory may lie about the size: the copy is capped too.
+    return _keep(archive_file_name(owner_id, media_key), content_type, head, source, max_bytes)
+
+
+def keep_file(owner_id: int, url: str, content_type: str, file, *, max_bytes: int) -> bool:
+    """A file brought back from a backup (conversations/backup.py) into the owner's cache, under
+    the name `proxy` finds it by, so it shows without asking X. Only for a URL the proxy would
+    fetch and a type it serves; a copy already cached is kept. False when not kept."""
+    source = safe_source(url)
+    if not source or not content_type.startswith(("image/", "video/")):
+        return False
+    name = f"{int(owner_id)}/{hashlib.sha256(source.encode()).hexdigest()}"
+    return _keep(name, content_type, b"", file, max_bytes)
+
+
+def _keep(name: str, content_type: str, head: bytes, rest, max_bytes: int) -> bool:
+    """`head` then the stream `rest` into the media storage as object `name` (the cache's
+    one-object format below), unless it is there already; False past `max_bytes`."""
+    storage = cache_storage()
+    if storage.exists(name):
+        return True
+    if isinstance(storage, FileSystemStorage):
+        os.makedirs(storage.location, exist_ok=True)
+        tmp_dir = storage.location
+    else:
+        tmp_dir = None
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".keep-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content_type.encode("ascii") + b"\n" + head)
+            copied = len(head)
+            while chunk := rest.read(64 * 1024):
+                copied += len(chunk)
+                if copied > max_bytes:
+                    return False
+                out.write(chunk)
+        with _Downloaded(open(tmp, "rb"), name=tmp) as kept:
+            saved = storage.save(name, kept)
+        if saved != name:
+            storage.delete(saved)
+        return True
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 # The cache ----------------------------------------------------------------------------------------

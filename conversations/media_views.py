@@ -27,7 +27,7 @@ def gallery(request: HttpRequest, x_id: str) -> HttpResponse:
     page = queries.media_events(request.user, convo, anchor)
     context = {
         "conversation": convo,
-        "title": rendering.conversation_title(list(convo.participants.all()), _me(request)),
+        "title": rendering.title(convo, _me(request)),
         "tiles": [(event, item) for event in page.events for item in event.media.all()],
         "more": "" if page.found_oldest else page.events[-1].x_id,
         "first_page": anchor is None,

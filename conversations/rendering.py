@@ -5,6 +5,7 @@ Message text is escaped first and only our own markup is added around X's entiti
 message says can inject markup or script; links are added only for http(s) targets.
 """
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -283,36 +284,103 @@ def system_line(event: DmEvent, people: dict[str, XUser]) -> str:
         return f"{joined} left"
     who = handle(people.get(event.sender_x_id), event.sender_x_id)
     if event.event_type == "ConversationNameUpdate":  # from an imported archive: text is the name
+        if not event.text.strip():
+            return f"{who} removed the group's name"
         return f"{who} named the group “{event.text}”"
     if event.event_type == "JoinConversation":  # from an imported archive: you were added
         return f"{who} added you to the group"
     return f"An event DM Reader cannot show yet ({event.event_type})"
 
 
+GROUP_NAMES_SHOWN = 4
+
+
 def conversation_title(participants: list[XUser], me: str) -> str:
-    """ "Ana", "Ana and Ben", "Ana, Ben and 4 others": the same for a conversation wherever it is
-    shown, whatever order the participants were read in; accounts X no longer returns last."""
-    others = sorted(
+    """The title made from the participants, for a conversation without a name: "Ana" for a
+    one-to-one; for a group the first names of up to four others, "Aiko, Inês, Jonas, Rafa and 2
+    others", the same wherever it is shown, whatever order the participants were read in;
+    accounts X no longer returns last. Four first names rather than two full ones: two groups of
+    the same circle of friends shared their first two names ("Aiko Tanaka, Inês Carvalho and 4
+    others" twice), and a title is there to tell them apart."""
+    others = _others_in_order(participants, me)
+    if not others:
+        return "Just you"
+    if len(others) == 1:
+        return display_name(others[0])
+    names = _short_names(others)
+    if len(names) == 2:
+        return f"{names[0]} and {names[1]}"
+    if len(names) <= GROUP_NAMES_SHOWN:
+        return f"{', '.join(names[:-1])} and {names[-1]}"
+    rest = len(names) - GROUP_NAMES_SHOWN
+    return f"{', '.join(names[:GROUP_NAMES_SHOWN])} and {rest} other{'s' if rest > 1 else ''}"
+
+
+def _others_in_order(participants: list[XUser], me: str) -> list[XUser]:
+    return sorted(
         (p for p in participants if p.x_id != me),
         key=lambda p: (p.unavailable or not p.name, display_name(p).casefold(), p.x_id.zfill(19)),
     )
-    if not others:
-        return "Just you"
-    names = [display_name(p) for p in others]
-    if len(names) == 1:
-        return names[0]
-    if len(names) == 2:
-        return f"{names[0]} and {names[1]}"
-    return f"{names[0]}, {names[1]} and {len(names) - 2} other{'s' if len(names) > 3 else ''}"
+
+
+def _short_names(people: list[XUser]) -> list[str]:
+    """First names ("Aiko" for "Aiko Tanaka"), or the whole name where two would read the same."""
+    firsts = [display_name(p).split()[0] if p.name.strip() else display_name(p) for p in people]
+    counts = {first.casefold(): 0 for first in firsts}
+    for first in firsts:
+        counts[first.casefold()] += 1
+    return [
+        first if counts[first.casefold()] == 1 else display_name(person)
+        for first, person in zip(firsts, people, strict=True)
+    ]
+
+
+def title(conversation, me: str) -> str:
+    """What a conversation is called everywhere it is named (inbox, thread, search, exports,
+    admin): the owner's name for a group, else the name X's archive gave it, else one made from
+    its participants (prefetch them: `conversation.participants.all()` is read)."""
+    return group_name(conversation) or conversation_title(list(conversation.participants.all()), me)
+
+
+def group_name(conversation) -> str:
+    """A group's name: its owner's own, else the one X's archive gave it; "" for none (and for
+    every one-to-one)."""
+    if not conversation.is_group:
+        return ""
+    return (conversation.name or conversation.archive_name).strip()
+
+
+def others_of(conversation, me: str) -> list[XUser]:
+    """The conversation's other people in the title's order."""
+    return _others_in_order(list(conversation.participants.all()), me)
+
+
+AVATAR_FACES = 3
+
+
+def avatar_people(conversation, me: str) -> list[XUser]:
+    """Whose pictures make the conversation's avatar: the other person, or for a group a
+    composite of three of its people. Not the first three by name: two groups of the same circle
+    of friends would then wear the same three faces. Each group draws its three in an order of
+    its own (a hash of its id and theirs), the same every time it is shown."""
+    others = _others_in_order(list(conversation.participants.all()), me)
+    if len(others) <= AVATAR_FACES:
+        return others
+    key = conversation.x_id
+
+    def draw(person: XUser) -> tuple[bool, str]:
+        # Accounts X no longer returns have no picture: last.
+        return person.unavailable, hashlib.sha256(f"{key}:{person.x_id}".encode()).hexdigest()
+
+    return sorted(others, key=draw)[:AVATAR_FACES]
 
 
 def inbox_row(conversation, me: str) -> dict:
     """What one inbox row shows of a conversation (queries.inbox prefetches all of it)."""
-    participants = list(conversation.participants.all())
     return {
         "conversation": conversation,
-        "title": conversation_title(participants, me),
-        "others": [p for p in participants if p.x_id != me][:3],
+        "title": title(conversation, me),
+        "others": avatar_people(conversation, me),
         "last": conversation.last_event,
         "when": relative_time(conversation.last_event_at),
         "last_is_mine": conversation.last_event.sender_x_id == me,

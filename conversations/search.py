@@ -1,14 +1,15 @@
 """Search over one owner's cached messages.
 
 A query is words, "exact phrases", -excluded words and operators: from:@user, in:@user (the
-one-to-one with them), in:<conversation id>, in:name (groups with someone of that name),
-has:media|photo|video|gif|link|post, before:YYYY-MM-DD, after:YYYY-MM-DD. Matching ignores case
+one-to-one with them), in:<conversation id>, in:name (groups with someone of that name, and the
+group of that name), has:media|photo|video|gif|link|post, before:YYYY-MM-DD, after:YYYY-MM-DD. Matching ignores case
 and accents. Words match by prefix through the full-text index (SQLite FTS5, or a PostgreSQL
 tsvector); text with no word boundaries to index (Chinese, Japanese, emoji, symbols) matches as
 a substring of the folded text instead, so it is findable on both databases alike.
 """
 
 import functools
+import math
 import re
 import sqlite3
 import threading
@@ -18,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import BooleanField, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.html import escape
@@ -173,6 +174,8 @@ _RESULT_FIELDS = [
     "sender_x_id",
     "conversation__x_id",
     "conversation__is_group",
+    "conversation__name",
+    "conversation__archive_name",
     "sender__x_id",
     "sender__name",
     "sender__username",
@@ -189,6 +192,18 @@ class Result:
 class ResultPage:
     results: list[Result]
     cursor: str  # for the next page; empty at the end
+    # Best match ranked only the newest this many matches, there being more (0 otherwise).
+    ranked_newest: int = 0
+
+    @property
+    def note(self) -> str:
+        """What the page should tell the person about how it was ordered, if anything."""
+        if not self.ranked_newest:
+            return ""
+        return (
+            f"Best match ranks the newest {self.ranked_newest:,} matches; "
+            "to look further back, sort by newest or add words, dates or from:."
+        )
 
 
 @dataclass(frozen=True)
@@ -218,10 +233,13 @@ def run(
     # The walk (SQLite) bounds each stretch itself; see _sqlite_newest.
     walkable = _filtered(undated, query)
     best = order == "best" and any(t.words for t in query.include)
+    ranked_newest = 0
     if best:
-        ranked = _ranked(
-            _dated(newest_matches(scoped, query, events, BEST_CANDIDATES, walkable=walkable)), query
-        )
+        # One more than are ranked, to tell whether there were more.
+        candidates = newest_matches(scoped, query, events, BEST_CANDIDATES + 1, walkable=walkable)
+        if len(candidates) > BEST_CANDIDATES:
+            ranked_newest = BEST_CANDIDATES
+        ranked = _ranked(_dated(candidates[:BEST_CANDIDATES]), query)
         if cursor:
             after = _best_cursor(owner, cursor)
             ranked = [(score, f) for score, f in ranked if _best_key(score, f) > after]
@@ -235,14 +253,9 @@ def run(
         .filter(pk__in=[f.pk for f in found[:limit]])
         .select_related("conversation", "sender")
         .only(*_RESULT_FIELDS)
-        # Where each result is (its conversation's title) and what it carries, in bulk.
-        .prefetch_related(
-            Prefetch("conversation__participants", queryset=XUser.objects.only(*_PERSON_FIELDS)),
-            Prefetch("media", queryset=Media.objects.only("media_key", "type", "alt_text")),
-            Prefetch("shared_posts", queryset=SharedPost.objects.only("x_id")),
-        )
     )
     by_pk = {event.pk: event for event in rows}
+    _load_related(list(by_pk.values()))
     # An event deleted (account erasure) between the two queries is left out.
     page = [by_pk[f.pk] for f in found[:limit] if f.pk in by_pk]
     results = [Result(e, highlight(_shown_text(e), query.include)) for e in page]
@@ -250,10 +263,78 @@ def run(
     if len(found) > limit and page:
         last = page[-1]
         next_cursor = f"{scores[last.pk]!r}:{last.x_id}" if best else last.x_id
-    return ResultPage(results, next_cursor)
+    return ResultPage(results, next_cursor, ranked_newest)
 
 
 _PERSON_FIELDS = ["x_id", "name", "username", "unavailable"]
+
+
+def _load_related(events: list[DmEvent]) -> None:
+    """Where each result is (its conversation's people, for the title) and what it carries (its
+    media and shared posts): one query over each through table for the whole page, the rows set
+    where `event.media.all()` and the others find them, as prefetch_related leaves them.
+    prefetch_related itself built a related manager and a filtered queryset for every event and
+    relation: most of a page's Python time (bench/search_bench.py)."""
+    conversations = {event.conversation_id for event in events}
+    people = _related_rows(
+        Conversation.participants.through.objects.filter(conversation_id__in=conversations),
+        "conversation_id",
+        "xuser",
+        XUser,
+        _PERSON_FIELDS,
+    )
+    media = _related_rows(
+        DmEvent.media.through.objects.filter(dmevent_id__in=[event.pk for event in events]),
+        "dmevent_id",
+        "media",
+        Media,
+        ["media_key", "type", "alt_text"],
+    )
+    posts = _related_rows(
+        DmEvent.shared_posts.through.objects.filter(dmevent_id__in=[event.pk for event in events]),
+        "dmevent_id",
+        "sharedpost",
+        SharedPost,
+        ["x_id"],
+    )
+    for event in events:
+        _set_prefetched(event.conversation, "participants", XUser, people[event.conversation_id])
+        _set_prefetched(event, "media", Media, media[event.pk])
+        _set_prefetched(event, "shared_posts", SharedPost, posts[event.pk])
+
+
+def _related_rows(through: QuerySet, owner_key: str, target: str, model, fields: list[str]):
+    """{owner key: [model instances with only `fields` loaded]}, from one query over a through
+    table, in the order the rows were linked."""
+    wanted = {"id", *fields}
+    # Model.from_db takes the loaded values in the model's field order, the rest deferred.
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in wanted]
+    # Sorted here: an ORDER BY on the through table's key could make it the plan's index.
+    rows = sorted(through.values_list("pk", owner_key, *[f"{target}__{n}" for n in names]))
+    found: dict[int, list] = {}
+    for _, key, *values in rows:
+        found.setdefault(key, []).append(model.from_db(through.db, names, values))
+    return _Missing(found)
+
+
+class _Missing(dict):
+    def __missing__(self, key):
+        return []
+
+
+def _set_prefetched(instance, name: str, model, objects: list) -> None:
+    """What prefetch_related leaves for `instance.<name>.all()`: a queryset already evaluated.
+    Its query matches nothing, so were anything to filter it again it would find nothing rather
+    than rows of someone else's."""
+    if model not in _EMPTY_QUERIES:
+        _EMPTY_QUERIES[model] = model._default_manager.none().query
+    evaluated = QuerySet(model=model, query=_EMPTY_QUERIES[model])
+    evaluated._result_cache = objects
+    evaluated._prefetch_done = True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = evaluated
+
+
+_EMPTY_QUERIES: dict = {}
 
 
 def _shown_text(event: DmEvent) -> str:
@@ -368,24 +449,86 @@ def newest_matches(
     older than `older` (created_at, sort_id) when given. `walkable` is `events` without the
     query's dates, for the SQLite walk to bound its stretches by.
 
-    PostgreSQL's planner picks well between walking the owner's time index with the tsvector as
-    a filter (common words) and the GIN index then a sort (rare ones), so it gets one query.
-    SQLite's FTS5 can only hand over every match in rowid order, which is not date order, and a
+    Both databases read a first stretch of the timeline, which tells how common the words are,
+    then walk on (common words) or ask the full-text index for every match and sort (rare ones).
+    PostgreSQL's planner alone walked the time index for a rare prefix word (587 ms for 201
+    matches at a million events): see _postgres_newest. SQLite's FTS5 can only hand over every match in rowid order, which is not date order, and a
     prefix query ("you"*) merges the whole doclist of every word it covers before the first row
     (150 ms and more for a common word at a million events, per query and so per row when asked
     row by row). So on SQLite the words are decided here instead (_sqlite_newest)."""
     indexed = [t for t in query.include if t.words]
     excluded = [t for t in query.exclude if t.words]
+    if connection.vendor == "postgresql" and indexed:
+        return _postgres_newest(scoped, events, _tsquery(indexed, excluded), count, older)
     if connection.vendor == "postgresql" or not (indexed or excluded):
         if older is not None:
             events = events.filter(queries.older_than(*older))
-        if indexed:
-            events = events.filter(_tsquery_match(_tsquery(indexed, excluded)))
-        elif excluded:
+        if excluded:
             events = events.exclude(_tsquery_match(_tsquery_any(excluded)))
-        return [_Found(*row) for row in events.order_by(*_NEWEST).values_list(*_FOUND)[:count]]
+        return _newest(events, count)
     walkable = events if walkable is None else walkable
     return _sqlite_newest(scoped, events, walkable, query, count, older)
+
+
+def _newest(events: QuerySet[DmEvent], count: int) -> list[_Found]:
+    return [_Found(*row) for row in events.order_by(*_NEWEST).values_list(*_FOUND)[:count]]
+
+
+# PostgreSQL: the newest stretch first, then the planner's walk or the GIN index ------------------
+
+# Rows of the timeline read first: a word found in a page of them is common (bench: "you" at a
+# million events). Fewer than that and the planner alone would still walk the time index with
+# the tsquery as a filter, for a rare prefix word too (587 ms for 201 matches at a million events).
+_POSTGRES_FIRST_WINDOW = 1024
+
+
+def _postgres_newest(scoped, events, tsquery: str, count: int, older) -> list[_Found]:
+    """The newest `count` of `events` matching `tsquery`, older than `older`. A first stretch of
+    the timeline, read through the time index with the tsquery as a plain filter, tells how
+    common the words are: common enough, and the one query (the plan PostgreSQL picks for
+    ORDER BY ... LIMIT: the same walk) finds the page in a few thousand rows; rare, and every
+    match comes from the GIN index, materialized so the planner cannot turn it back into the
+    walk, then sorted (a few hundred rows)."""
+    if older is not None:
+        events = events.filter(queries.older_than(*older))
+    matched = events.filter(_tsquery_match(tsquery))
+    edge = _timeline_edge(scoped, older, _POSTGRES_FIRST_WINDOW)
+    if edge is None:  # the whole scope is shorter than a stretch
+        return _newest(matched, count)
+    # Written so the GIN index cannot serve it: for "you" a bitmap of 424,567 matches, ANDed
+    # with the stretch, cost 10 ms where reading the stretch's 1,024 rows costs one.
+    unindexed = RawSQL(
+        "(search_vector || ''::tsvector) @@ to_tsquery('simple', %s)",
+        [tsquery],
+        output_field=BooleanField(),
+    )
+    found = _newest(events.filter(_at_or_after(*edge)).filter(Q(unindexed)), count)
+    if len(found) >= count:
+        return found
+    needed = (count - len(found)) * _POSTGRES_FIRST_WINDOW / max(len(found), 0.5)
+    walked = _POSTGRES_FIRST_WINDOW
+    if found and not _index_is_cheaper(scoped, older, edge, walked, len(found), needed):
+        # Again from the newest: bounded by the stretch's edge, the planner took the GIN index
+        # for a common phrase ("you the": 146 ms, 0.65 ms without the bound).
+        return _newest(matched, count)
+    return found + _materialized_newest(
+        matched.filter(queries.older_than(*edge)), count - len(found)
+    )
+
+
+def _materialized_newest(events: QuerySet[DmEvent], count: int) -> list[_Found]:
+    """Every row of `events` read first (the GIN index serves the tsquery), then the newest
+    `count`: a MATERIALIZED CTE is a fence PostgreSQL's planner does not push the ORDER BY and
+    LIMIT through."""
+    sql, params = events.order_by().values_list(*_FOUND).query.sql_with_params()
+    newest = "ORDER BY 3 DESC, 4 DESC"  # created_at, sort_id (_FOUND)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The SQL is Django's own compilation of the queryset, with its parameters apart.
+            f"WITH found AS MATERIALIZED ({sql}) SELECT * FROM found {newest} LIMIT %s",  # noqa: S608
+            [*params, count],
+        )
+        return [_Found(*row) for row in cursor.fetchall()]
 
 
 def _dated(found: list[_Found]) -> list[_Found]:
@@ -457,8 +600,9 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
     """Common words: read the timeline (`scoped`) newest first in growing stretches, keep the rows
     that contain the words as substrings (LIKE: never fewer rows than the index would match,
     since the folded text holds every letter FTS5 indexes), and let the sieve decide exactly.
-    When a stretch holds none, or the rows still to read would exceed WALK_BUDGET, the words are
-    rare here and the full-text index finds the rest: for a rare word that is the cheap way."""
+    When FTS5's own document counts say the index's matches cost less than the rows still to
+    walk (_index_matches), or those rows would exceed WALK_BUDGET, the words are rare here and the
+    full-text index finds the rest: for a rare word that is the cheap way."""
     indexed = [t for t in query.include if t.words]
     excluded = [t for t in query.exclude if t.words]
     if not indexed:
@@ -473,6 +617,7 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
     include = _fts5(indexed)
     found: list[_Found] = []
     boundary, walked, window = older, 0, _FIRST_WINDOW
+    cached = needed = None
     while True:
         edge = _timeline_edge(scoped, boundary, window)
         # Each stretch is bounded by its own ends, and by the query's dates only where it has
@@ -490,17 +635,23 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
         if len(found) >= count or edge is None:
             return found[:count]
         boundary = edge
-        needed = (count - len(found)) * walked / max(len(found), 1)
-        if not found or walked + needed > WALK_BUDGET:
-            break
-        # Only the words narrow the walk here, so the share found is the words' share, and the
-        # index's work (every match of the words, whoever's, whatever else is asked) follows.
-        plain = not (query.has or query.senders or query.places)
-        if (
-            plain
-            and needed > 4 * _FIRST_WINDOW
-            and _index_is_cheaper(scoped, older, edge, walked, len(found), needed)
-        ):
+        if found:
+            needed = (count - len(found)) * walked / len(found)
+        if not found or needed > 4 * _FIRST_WINDOW:
+            # The index's work is every match of the words (whoever's, whatever else is asked),
+            # which FTS5's own counts bound; with nothing found yet, the words' share of the
+            # whole cache is the best guess at the share of the rows still to walk.
+            cached = _cache_rows() if cached is None else cached
+            # Index when its matches cost less than the walk: m * cost < needed, where with
+            # nothing found needed = count * cached / m: m below sqrt(count * cached / cost).
+            cost = max(_INDEX_MATCH_COST, 1e-9)
+            enough = needed / cost if found else math.sqrt(count * cached / cost)
+            matches = _index_matches(indexed, below=enough)
+            if matches < enough:
+                break
+            if not found:
+                needed = count * cached / max(matches, 1)
+        if walked + needed > WALK_BUDGET:
             break
         window = min(max(int(needed * 1.25), window), WALK_BUDGET - walked)
     # Rare words: every older match from the index, newest first, then the exclusions.
@@ -542,8 +693,53 @@ def _texts(events: QuerySet[DmEvent], limit: int | None = None) -> list[_Found]:
 # A match read through the full-text index (then sorted) costs about as much as this many rows
 # read on the walk: each walked row is read from the table for its text (bench/search_bench.py
 # at a million events, SQLite 3.40: "coffee" newest walked 3,300 rows in 186 ms, the index
-# found its 6,496 matches in 227 ms).
+# found its 6,496 matches in 227 ms). PostgreSQL's GIN-then-sort is taken to cost the same
+# against its walk (_postgres_newest, through _index_is_cheaper).
 _INDEX_MATCH_COST = 0.6
+
+
+# FTS5's terms with their document counts, over the cache's index, for this connection only.
+_TERMS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.conversations_dmevent_fts_terms"
+    " USING fts5vocab(main, conversations_dmevent_fts, row)"
+)
+_TERM_DOCUMENTS = "SELECT sum(doc) FROM temp.conversations_dmevent_fts_terms WHERE term = %s"
+_PREFIX_DOCUMENTS = (
+    "SELECT sum(doc) FROM temp.conversations_dmevent_fts_terms WHERE term >= %s AND term < %s"
+)
+
+
+def _index_matches(indexed: list[Text], *, below: float) -> int:
+    """At most how many messages the index matches for `indexed` (all of them together): the
+    fewest documents of any one word, from FTS5's own counts (fts5vocab; a prefix word counts
+    every term it covers), or the first count found `below` the given number. Counting reads
+    the word's whole list of documents (10-100 ms for "you" at a million events), so the
+    longest words, the likely rare ones, are counted first, and once one is counted the short
+    ones (chat's "you", "see", "on") are taken to be common and not counted at all."""
+    words = {(w, t.phrase) for t in indexed for w in t.words}
+    smallest = None
+    with connection.cursor() as cursor:
+        cursor.execute(_TERMS)
+        for word, exact in sorted(words, key=lambda item: -len(item[0])):
+            if smallest is not None and len(word) <= _SHORT_WORD:
+                break
+            if exact:  # a phrase's words are whole terms
+                cursor.execute(_TERM_DOCUMENTS, [word])
+            else:  # every term that starts with the word
+                cursor.execute(_PREFIX_DOCUMENTS, [word, word[:-1] + chr(ord(word[-1]) + 1)])
+            documents = cursor.fetchone()[0] or 0
+            smallest = documents if smallest is None else min(smallest, documents)
+            if smallest < below:
+                break
+    return smallest
+
+
+_SHORT_WORD = 3
+
+
+def _cache_rows() -> int:
+    """About how many events the cache holds, every owner's (ids are handed out in order)."""
+    return DmEvent.objects.aggregate(newest=Max("pk"))["newest"] or 0
 
 
 def _index_is_cheaper(scoped, older, edge, walked: int, found: int, needed: float) -> bool:
@@ -738,8 +934,13 @@ def _places(owner: AbstractBaseUser, places: list[str]) -> Q:
             members = XUser.objects.filter(owner=owner).filter(
                 Q(name__icontains=place) | Q(username__icontains=place)
             )
+            # A group of someone of that name, or the group of that name (rendering.group_name).
             groups = Conversation.objects.filter(
-                owner=owner, is_group=True, participants__in=members
+                Q(participants__in=members)
+                | Q(name__icontains=place)
+                | Q(name="", archive_name__icontains=place),
+                owner=owner,
+                is_group=True,
             ).values("pk")
             match |= Q(conversation__in=groups)
     return match

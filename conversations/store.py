@@ -40,6 +40,8 @@ from conversations.xapi import DmPage, EventData, MediaData, PostData, UserData
 
 NUL, VISIBLE_NUL, ESCAPE = "\x00", "\u2400", "\ue000"
 _ESCAPED = re.compile(ESCAPE + "(.)", re.DOTALL)
+# An archive's rename of a group (importing.py keeps the name as the event's text).
+CONVERSATION_NAME_UPDATE = "ConversationNameUpdate"
 
 # What the database refuses because of a value: worth storing event by event. Anything else (a
 # lost connection, a locked or full database) is not about the data and fails the sync, which is
@@ -105,6 +107,24 @@ def store_events(
                 if attempt == 2:
                     stored.problems.append(_set_aside(owner_id, event, exc))
     return stored
+
+
+def store_users(owner_id: int, users: Iterable[UserData], gone: Iterable[str] = ()) -> None:
+    """People X described on their own (GET /2/users?ids=), and the ids it reported missing."""
+    with transaction.atomic():
+        found = _store_users(owner_id, list(users))
+        _mark_unavailable_users(owner_id, set(gone), found)
+
+
+def note_archive_files(owner_id: int, files: dict[str, str]) -> None:
+    """The API's media of messages an archive also has: their file, named in raw["archive_file"],
+    is now in the media storage (importing.store_media_files), served from there."""
+    if not files:
+        return
+    rows = list(Media.objects.filter(owner_id=owner_id, media_key__in=list(files)))
+    for row in rows:
+        row.raw = {**row.raw, "archive_file": storable_json(files[row.media_key])}
+    Media.objects.bulk_update(rows, ["raw"])
 
 
 def as_sent(value):
@@ -194,6 +214,7 @@ def _store(owner_id: int, batch: _Batch) -> Stored:
         DmEvent.objects.filter(owner_id=owner_id, x_id__in=ids).values_list("x_id", flat=True)
     )
     existing -= _replace_imported(owner_id, batch.events, existing)
+    _add_archive_data(owner_id, batch.events, existing)
     fresh = {e.id: e for e in batch.events if e.id not in existing}
     if not fresh:
         return Stored()
@@ -203,7 +224,7 @@ def _store(owner_id: int, batch: _Batch) -> Stored:
     rows = {x_id: _event_row(owner_id, e, conversations, users) for x_id, e in fresh.items()}
     DmEvent.objects.bulk_create(rows.values())
     UnstoredEvent.objects.filter(owner_id=owner_id, x_id__in=list(fresh)).delete()
-    _link(fresh.values(), rows, media, posts)
+    _link(owner_id, fresh.values(), rows, media, posts)
     _update_conversations(conversations, fresh.values(), rows, users)
     return Stored(new=len(fresh), oldest=min(e.created_at for e in fresh.values()))
 
@@ -225,6 +246,26 @@ def _replace_imported(owner_id: int, events: list[EventData], existing: set[str]
         from_api[x_id].raw["archive"] = as_sent(row.raw.get("archive"))
     DmEvent.objects.filter(pk__in=[row.pk for row in imported.values()]).delete()
     return set(imported)
+
+
+def _add_archive_data(owner_id: int, events: list[EventData], existing: set[str]) -> None:
+    """An archive imported after a sync: the API's row stays as X's API gave it, and what only the
+    archive has (reactions, its own object) is added to it as raw["archive"], once."""
+    from_archive = {
+        e.id: e for e in events if e.id in existing and e.raw.get("source") == "archive"
+    }
+    if not from_archive:
+        return
+    rows = [
+        row
+        for row in DmEvent.objects.filter(owner_id=owner_id, x_id__in=list(from_archive)).only(
+            "pk", "x_id", "raw"
+        )
+        if row.raw.get("source") != "archive" and "archive" not in row.raw
+    ]
+    for row in rows:
+        row.raw = {**row.raw, "archive": storable_json(from_archive[row.x_id].raw["archive"])}
+    DmEvent.objects.bulk_update(rows, ["raw"])
 
 
 def _set_aside(owner_id: int, event: EventData, exc: Exception) -> str:
@@ -433,6 +474,40 @@ def _conversations_for(owner_id: int, events: Iterable[EventData]) -> dict[str, 
     return {**found, **{c.x_id: c for c in missing}}
 
 
+def _name_groups(conversations: dict[str, Conversation], events) -> None:
+    """A group's latest rename in X's archive (conversationNameUpdate: its text is the name)
+    becomes the name it is shown by, unless the row knows a later one: imports in any order end
+    on the newest name."""
+    renamed = []
+    for event in sorted(events, key=lambda e: e.created_at):
+        row = conversations[event.conversation_id]
+        if event.event_type != CONVERSATION_NAME_UPDATE or not row.is_group:
+            continue
+        if row.archive_name_at is None or event.created_at >= row.archive_name_at:
+            row.archive_name = _fit(Conversation, "archive_name", event.text.strip())
+            row.archive_name_at = event.created_at
+            renamed.append(row)
+    if renamed:
+        Conversation.objects.bulk_update(set(renamed), ["archive_name", "archive_name_at"])
+
+
+GROUP_NAME_MAX = Conversation._meta.get_field("name").max_length
+
+
+def name_group(owner_id: int, x_id: str, name: str) -> Conversation:
+    """The owner's own name for one of their groups ("" to go back to the archive's name or the
+    participants'). The caller has checked it (views.rename_group); a one-to-one has no name."""
+    name = " ".join(name.split())
+    if len(name) > GROUP_NAME_MAX:
+        raise ValueError(f"a group name is at most {GROUP_NAME_MAX} characters")
+    updated = Conversation.objects.filter(owner_id=owner_id, x_id=x_id, is_group=True).update(
+        name=name.replace(NUL, VISIBLE_NUL)
+    )
+    if not updated:
+        raise Conversation.DoesNotExist(x_id)
+    return Conversation.objects.get(owner_id=owner_id, x_id=x_id)
+
+
 def conversation(owner_id: int, x_id: str) -> Conversation:
     """The owner's row for a conversation, made if it is not cached yet (before its events)."""
     row, _ = Conversation.objects.get_or_create(
@@ -441,7 +516,17 @@ def conversation(owner_id: int, x_id: str) -> Conversation:
     return row
 
 
-def _link(events: Iterable[EventData], rows: dict[str, DmEvent], media, posts) -> None:
+def _link(
+    owner_id: int, events: Iterable[EventData], rows: dict[str, DmEvent], media, posts
+) -> None:
+    """The events' attachments and shared posts: those stored with them, or cached before (a
+    restore stores a backup's media and posts first, then its events in batches)."""
+    wanted_media = {k for e in events for k in e.media_keys} - media.keys()
+    if wanted_media:
+        media = {**media, **_cached(Media, owner_id, "media_key", wanted_media)}
+    wanted_posts = {p for e in events for p in e.post_ids} - posts.keys()
+    if wanted_posts:
+        posts = {**posts, **_cached(SharedPost, owner_id, "x_id", wanted_posts)}
     media_links, post_links = [], []
     for event in events:
         pk = rows[event.id].pk
@@ -457,6 +542,40 @@ def _link(events: Iterable[EventData], rows: dict[str, DmEvent], media, posts) -
         ]
     DmEvent.media.through.objects.bulk_create(media_links, ignore_conflicts=True)
     DmEvent.shared_posts.through.objects.bulk_create(post_links, ignore_conflicts=True)
+
+
+def _cached(model, owner_id: int, key: str, values: set[str]) -> dict:
+    rows = model.objects.filter(owner_id=owner_id, **{f"{key}__in": values})
+    return {getattr(row, key): row for row in rows}
+
+
+def keep_conversations(owner_id: int, conversations: Iterable[tuple[str, list[str], bool]]) -> None:
+    """Conversations as a backup describes them, `(x_id, participant ids, history complete)`:
+    made if not cached, their participants added, and marked complete when the backup says X
+    had nothing older (never unmarked: a sync may know better since)."""
+    found = {x_id: (members, complete) for x_id, members, complete in conversations}
+    rows = {c.x_id: c for c in Conversation.objects.filter(owner_id=owner_id, x_id__in=found)}
+    missing = [
+        Conversation(owner_id=owner_id, x_id=x, is_group=xids.is_group(x))
+        for x in found.keys() - rows.keys()
+    ]
+    Conversation.objects.bulk_create(missing)
+    rows.update({c.x_id: c for c in missing})
+    people = {uid for members, _ in found.values() for uid in members}
+    users = _ensure_users(owner_id, people)
+    through = Conversation.participants.through
+    through.objects.bulk_create(
+        [
+            through(conversation_id=rows[x_id].pk, xuser_id=users[uid].pk)
+            for x_id, (members, _) in found.items()
+            for uid in members
+        ],
+        ignore_conflicts=True,
+    )
+    complete = [rows[x_id].pk for x_id, (_, done) in found.items() if done]
+    Conversation.objects.filter(pk__in=complete, history_complete=False).update(
+        history_complete=True
+    )
 
 
 def _update_conversations(
@@ -479,6 +598,7 @@ def _update_conversations(
             row.last_event_id, row.last_event_at = rows[event.id].pk, event.created_at
             changed.append(row)
     Conversation.objects.bulk_update(changed, ["last_event", "last_event_at"])
+    _name_groups(conversations, events)
     through = Conversation.participants.through
     through.objects.bulk_create(
         [

@@ -30,7 +30,14 @@ from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from conversations import store, xapi, xids
-from conversations.models import Conversation, DmEvent, HistoryGap, SyncRun, SyncState
+from conversations.models import (
+    Conversation,
+    DmEvent,
+    HistoryGap,
+    SyncRun,
+    SyncState,
+    XUser,
+)
 from conversations.store import refresh_statistics
 from dmreader import xauth
 from dmreader.models import XAccount
@@ -93,10 +100,15 @@ OnProgress = Callable[[Progress], None]
 def sync_account(
     owner_id: int, *, full: bool = False, max_wait: float = 0, on_progress: OnProgress | None = None
 ) -> Outcome:
-    """Bring an account's cache up to date (or walk X's whole window again with `full`)."""
-    return _run(
+    """Bring an account's cache up to date (or walk X's whole window again with `full`). People
+    an archive named by id only and X could not be asked about at the import (its rate limit, a
+    failure) are asked about after a sync that went well: one query when there are none."""
+    outcome = _run(
         owner_id, "full" if full else "inbox", max_wait, on_progress, _inbox_pass, full=full
     )
+    if outcome.status == SyncState.IDLE and _unknown_users(owner_id).exists():
+        resolve_unknown_users(owner_id)
+    return outcome
 
 
 def sync_conversation(
@@ -149,6 +161,53 @@ def find_user_id(owner_id: int, username: str) -> str | None:
     except (xauth.XAuthError, xapi.XApiError):
         return None
     return found["id"] if found else None
+
+
+# A run looks up at most this many people (10 requests); the rest wait for the next one.
+RESOLVE_MAX = 1000
+
+
+@dataclass
+class Resolved:
+    found: int = 0
+    gone: int = 0
+    left: int = 0  # still known by id only
+    error: str = ""
+
+
+def unknown_user_ids(owner_id: int) -> list[str]:
+    """People the cache knows by id only (an archive names senders and members by id): no
+    username, and X has not said they are gone."""
+    return list(_unknown_users(owner_id).order_by("x_id").values_list("x_id", flat=True))
+
+
+def _unknown_users(owner_id: int):
+    return XUser.objects.filter(owner_id=owner_id, username="", unavailable=False)
+
+
+def resolve_unknown_users(owner_id: int, *, limit: int = RESOLVE_MAX) -> Resolved:
+    """Ask X who they are, 100 ids a request (GET /2/users?ids=); they are shown by id until
+    then. X's users lookup has its own rate limit, apart from the DM endpoints' budget: a 429
+    stops here and what is left waits for the next import or call, as any failure does."""
+    ids = unknown_user_ids(owner_id)
+    resolved = Resolved(left=len(ids))
+    if not ids:
+        return resolved
+    account_id = XAccount.objects.values_list("pk", flat=True).get(user_id=owner_id)
+    http = xapi.session()
+    try:
+        for start in range(0, min(len(ids), limit), xapi.USERS_PER_REQUEST):
+            chunk = ids[start : start + xapi.USERS_PER_REQUEST]
+            token = xauth.fresh_access_token(account_id)
+            answer = xapi.get_users(token=token, ids=chunk, http=http)
+            store.store_users(owner_id, answer.users, answer.gone)
+            resolved.found += len(answer.users)
+            resolved.gone += len(answer.gone)
+    except (xauth.XAuthError, xapi.XApiError) as exc:
+        resolved.error = str(exc)
+        logger.info("Looking up users of user %s stopped: %s", owner_id, exc)
+    resolved.left = len(unknown_user_ids(owner_id))
+    return resolved
 
 
 def store_page(

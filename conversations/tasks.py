@@ -32,13 +32,14 @@ def request_sync(owner_id: int, *, full: bool = False) -> None:
     worker already holds it; an account's first sync has no SyncState yet) and queues it once
     the current transaction commits (the worker must see its rows). A sync already queued for
     the account is not queued twice."""
-    now = timezone.now()
     SyncState.objects.filter(owner_id=owner_id, lease_until__isnull=True).update(
         status=SyncState.RUNNING, retry_at=None
     )
 
     def enqueue() -> None:
-        due = Q(run_after=get_date_max()) | Q(run_after__lte=now)  # not a retry for later
+        # Due now, not a retry for later. Tasks queued to run at once are due when queued
+        # (dmreader/task_queue.py); rows from before that say 9999-01-01.
+        due = Q(run_after=get_date_max()) | Q(run_after__lte=timezone.now())
         queued = DBTaskResult.objects.filter(
             due,
             task_path=SYNC_TASKS[0],
@@ -144,7 +145,10 @@ def request_import(job_id: int) -> None:
 
     def enqueue() -> None:
         run_import.enqueue(job_id)
-        _check_back_import(job_id, at=timezone.now() + import_jobs.lease() + timedelta(seconds=1))
+        # Always: the task just queued is due now (dmreader/task_queue.py), so _check_back_import
+        # would count it as "one sooner", yet it is the one whose worker may die.
+        at = timezone.now() + import_jobs.lease() + timedelta(seconds=1)
+        run_import.using(run_after=at).enqueue(job_id)
 
     transaction.on_commit(enqueue)
 

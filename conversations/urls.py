@@ -7,6 +7,7 @@ reader = (
     [
         path("c/<str:x_id>/", views.conversation, name="conversation"),
         path("c/<str:x_id>/older/", views.older, name="older"),
+        path("c/<str:x_id>/name/", views.name_group, name="name_group"),
         path("c/<str:x_id>/media/", media_views.gallery, name="gallery"),
         path("c/<str:x_id>/date/", media_views.jump_to_date, name="jump_to_date"),
         path("download/<str:media_key>/", media_views.media_download, name="media_download"),

@@ -21,6 +21,7 @@ from conversations import (
     rendering,
     schedule,
     search,
+    store,
     sync,
     tasks,
     xids,
@@ -265,8 +266,9 @@ def _conversation_context(
             people.setdefault(event.sender_x_id, event.sender)
     context = {
         "conversation": convo,
-        "title": rendering.conversation_title(participants, me),
-        "others": [p for p in participants if p.x_id != me],
+        "title": rendering.title(convo, me),
+        "others": rendering.others_of(convo, me),
+        "faces": rendering.avatar_people(convo, me),
         "blocks": gaps.place(
             rendering.timeline(
                 reading.page.events,
@@ -292,6 +294,7 @@ def _conversation_context(
         "highlight": "",
         "waiting_until": None,
         "fetch_failed": "",
+        "group_name_max": store.GROUP_NAME_MAX,
     }
     if outcome is not None and not reading.ended:
         if outcome.status == SyncState.WAITING:
@@ -299,6 +302,32 @@ def _conversation_context(
         elif outcome.status in (SyncState.FAILED, SyncState.NEEDS_REAUTH):
             context["fetch_failed"] = outcome.error or "X did not answer."
     return context
+
+
+@require_POST
+@_reader
+def name_group(request: HttpRequest, x_id: str) -> HttpResponse:
+    """Name one of the owner's groups, for them only (the rename form in the thread's header);
+    `clear` goes back to the name X's archive gave it, or to its participants'. A refused name
+    shows the conversation again with the form open and why."""
+    convo = queries.conversation(request.user, _conversation_id(x_id))
+    if not convo.is_group:
+        raise Http404("Only a group has a name")
+    name = "" if request.POST.get("clear") else " ".join(request.POST.get("name", "").split())
+    problem = ""
+    if not name and not request.POST.get("clear"):
+        problem = "Type a name for the group." + (
+            " Or press Remove my name to go back to the one it had." if convo.name else ""
+        )
+    elif len(name) > store.GROUP_NAME_MAX:
+        problem = f"That name is {len(name)} characters long; a group name can have up to {store.GROUP_NAME_MAX}."
+    if problem:
+        reading = queries.read_conversation(request.user, convo)
+        context = _conversation_context(request, convo, reading)
+        context.update(rename_error=problem, rename_value=request.POST.get("name", ""))
+        return _varies_on_htmx(render(request, "conversation.html", context, status=400))
+    store.name_group(request.user.pk, convo.x_id, name)
+    return redirect("conversations:conversation", convo.x_id)
 
 
 # Opening a conversation by who it is with ---------------------------------------------------
@@ -407,9 +436,7 @@ def search_messages(request: HttpRequest) -> HttpResponse:
         "problem": "",
     }
     if within is not None:
-        context["within_title"] = rendering.conversation_title(
-            list(within.participants.all()), _me(request)
-        )
+        context["within_title"] = rendering.title(within, _me(request))
     if raw:
         try:
             page = search.run(

@@ -219,6 +219,40 @@ class Budget:
         self.reset_at = reset_at or timezone.now()
 
 
+USERS_PER_REQUEST = 100  # GET /2/users?ids=: the spec's maxItems
+
+
+@dataclass(frozen=True)
+class UsersAnswer:
+    """GET /2/users?ids=, parsed: the users X returned, and the ids it reported missing
+    (deleted, suspended: `errors` beside `data`)."""
+
+    users: list["UserData"]
+    gone: set[str]
+    rate_limit: RateLimit | None = None
+
+
+def get_users(*, token: str, ids: list[str], http: OAuth2Session | None = None) -> UsersAnswer:
+    """Who up to 100 X user ids are (people an imported archive names by id only)."""
+    if not 0 < len(ids) <= USERS_PER_REQUEST or not all(xids.is_x_id(i) for i in ids):
+        raise ValueError(f"1 to {USERS_PER_REQUEST} X user ids, not {ids!r}")
+    answer = get(
+        "/2/users",
+        token=token,
+        params={"ids": ",".join(ids), "user.fields": USER_FIELDS},
+        http=http,
+    )
+    users = [_user(u) for u in _objects(answer.body.get("data")) if xids.is_x_id(u.get("id"))]
+    errors = [_partial_error(e) for e in _objects(answer.body.get("errors"))]
+    asked = set(ids)
+    gone = {e.resource_id for e in errors if e.resource_type == "user"} & asked
+    return UsersAnswer(
+        users=[u for u in users if u.id in asked],
+        gone=gone - {u.id for u in users},
+        rate_limit=answer.rate_limit,
+    )
+
+
 class Reader:
     """GETs for one account: fresh tokens, the budget, retries. `on_wait(until)` is told before
     each wait for the rate limit; waits longer than `max_wait` raise RateLimited instead, so a

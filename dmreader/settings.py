@@ -80,6 +80,9 @@ X_AUTHORIZE_URL = env_str("X_AUTHORIZE_URL", f"{_SANDBOX}/i/oauth2/authorize")
 X_TOKEN_URL = env_str("X_TOKEN_URL", f"{_SANDBOX}/2/oauth2/token")
 X_REVOKE_URL = env_str("X_REVOKE_URL", f"{_SANDBOX}/2/oauth2/revoke")
 X_API_BASE_URL = env_str("X_API_BASE_URL", _SANDBOX).rstrip("/")
+# The sandbox's own address: where the app's X API is this URL, it runs on the sandbox, and the
+# Import page links to the sandbox's archive of the signed-in account (xsandbox/archive.py).
+XSANDBOX_URL = _SANDBOX.rstrip("/")
 X_SCOPES = ["dm.read", "tweet.read", "users.read", "offline.access"]
 # (connect, read) seconds for every call to X.
 X_TIMEOUT = (5.0, float(env_str("X_READ_TIMEOUT", "20")))
@@ -155,7 +158,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+TASKS = {"default": {"BACKEND": "dmreader.task_queue.DatabaseBackend", "QUEUES": ["default"]}}
 # Every signed-in account is synced this often with nobody visiting (conversations/schedule.py).
 SYNC_INTERVAL_SECONDS = int(env_str("SYNC_INTERVAL_SECONDS", "900"))
 
@@ -194,6 +197,9 @@ MEDIA_CACHE_DIR = Path(env_str("MEDIA_CACHE_DIR", str(BASE_DIR / "var" / "media-
 IMPORT_DIR = Path(env_str("IMPORT_DIR", str(BASE_DIR / "var" / "imports")))
 # The largest upload taken (bytes). X's archive holds every post's media too: several GB is usual.
 IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 20 * 1024**3)
+# Export files (the Export page's, written by the worker and downloaded through the web server),
+# under unguessable names, removed a week after they were made: both must share this folder.
+EXPORTS_DIR = Path(env_str("EXPORTS_DIR", str(BASE_DIR / "var" / "exports")))
 # Fetched media is cached on the filesystem at MEDIA_CACHE_DIR (conversations/media.py), or with
 # MEDIA_STORAGE=s3 in an S3-compatible bucket that every app server shares (django-storages).
 MEDIA_STORAGE = env_str("MEDIA_STORAGE", "filesystem")

@@ -28,6 +28,8 @@ class ExportAdmin(admin.ModelAdmin):
         "created_at",
         "finished_at",
         "expires_at",
+        "lease_until",
+        "attempts",
     ]
     readonly_fields = fields
 

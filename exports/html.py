@@ -66,7 +66,7 @@ def _closing(response: HttpResponse) -> Iterator[bytes]:
         _release(response)
 
 
-class _Files:
+class Files:
     """The media and avatars already in the export, by key: each is copied once."""
 
     def __init__(self, job: Job):
@@ -124,23 +124,26 @@ def _static(path: str) -> bytes:
 
 def members(job: Job, root: str) -> Iterator[Member]:
     """Every file of the export, under `root/`."""
-    files = _Files(job)
+    files = Files(job)
     yield Member(f"{root}/export.css", [_static("css/export.css")])
     yield Member(f"{root}/avatar.svg", [_static("img/avatar.svg")])
     entries = []
     for conversation, count in job.selection.conversations:
         participants = list(conversation.participants.all())
-        others = [p for p in participants if p.x_id != job.me]
-        for person in others[:3]:
+        others = rendering.others_of(conversation, job.me)
+        for person in rendering.avatar_people(conversation, job.me):
             for member in files.avatar(person):
                 yield Member(f"{root}/{member.name}", member.chunks, member.compress)
         pages = max(1, math.ceil(count / PAGE_SIZE))
         entries.append(
             {
                 "conversation": conversation,
-                "title": rendering.conversation_title(participants, job.me),
+                "title": rendering.title(conversation, job.me),
                 "others": others,
-                "avatars": [files.avatar_of(p.x_id, "") for p in others[:3]],
+                "avatars": [
+                    files.avatar_of(p.x_id, "")
+                    for p in rendering.avatar_people(conversation, job.me)
+                ],
                 "count": count,
                 "pages": pages,
                 "page_numbers": range(1, pages + 1),
@@ -176,10 +179,10 @@ def _pages_of(job: Job, conversation: Conversation) -> Iterator[list[DmEvent]]:
 
 
 def _conversation_pages(
-    job: Job, files: _Files, conversation: Conversation, participants: list[XUser], pages: int
+    job: Job, files: Files, conversation: Conversation, participants: list[XUser], pages: int
 ) -> Iterator[Member]:
-    title = rendering.conversation_title(participants, job.me)
-    others = [p for p in participants if p.x_id != job.me]
+    title = rendering.title(conversation, job.me)
+    others = rendering.others_of(conversation, job.me)
     people = {p.x_id: p for p in participants}
     folder = f"c/{conversation.x_id}"
     for number, events in enumerate(_pages_of(job, conversation), start=1):
@@ -203,8 +206,12 @@ def _conversation_pages(
                 "conversation": conversation,
                 "title": title,
                 "others": others,
-                "avatars": [files.avatar_of(p.x_id, "../../") for p in others[:3]],
+                "avatars": [
+                    files.avatar_of(p.x_id, "../../")
+                    for p in rendering.avatar_people(conversation, job.me)
+                ],
                 "blocks": blocks,
+                "me": job.me,
                 "number": number,
                 "pages": pages,
                 "first": events[0],
@@ -225,7 +232,7 @@ def _timeline(events: list[DmEvent], people: dict, me: str) -> list[rendering.Bl
     return blocks
 
 
-def _attach_paths(blocks: list[rendering.Block], files: _Files, prefix: str) -> None:
+def _attach_paths(blocks: list[rendering.Block], files: Files, prefix: str) -> None:
     """Where each avatar and media file is in the export, for the template ("" when missing)."""
     for block in blocks:
         block.avatar = files.avatar_of(block.sender_x_id, prefix)

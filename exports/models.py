@@ -23,10 +23,11 @@ def default_expiry():
 
 
 class Export(models.Model):
-    HTML, JSON, MARKDOWN, CSV = "html", "json", "md", "csv"
+    HTML, JSON, BACKUP, MARKDOWN, CSV = "html", "json", "backup", "md", "csv"
     FORMATS = [
         (HTML, "HTML to read offline (a ZIP with photos and videos)"),
-        (JSON, "JSON, documented, for other tools and backups"),
+        (JSON, "JSON, documented, for other tools"),
+        (BACKUP, "Backup to restore: the JSON with its photos and videos (a ZIP)"),
         (MARKDOWN, "Markdown"),
         (CSV, "CSV, one row per event"),
     ]
@@ -35,7 +36,7 @@ class Export(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    format = models.CharField(max_length=4, choices=FORMATS)
+    format = models.CharField(max_length=10, choices=FORMATS)
     # scope.Scope.as_dict(): conversation ids, dates, search query.
     scope = models.JSONField(default=dict)
     description = models.CharField(max_length=300, blank=True)
@@ -48,6 +49,11 @@ class Export(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(default=default_expiry)
+    # One worker at a time, as for imports (conversations/import_jobs.py): the writer renews this
+    # while it writes; a killed one's runs out and the check-back (tasks.build_export, queued
+    # again for then) starts the file anew. `attempts` tells the holder apart and bounds retries.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
@@ -59,6 +65,16 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"{self.format} export {self.pk} of user {self.owner_id}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.DONE, self.FAILED)
+
+    @property
+    def interrupted(self) -> bool:
+        """Its worker stopped renewing the lease (killed, redeployed): another takes it over."""
+        lease_gone = self.lease_until is not None and self.lease_until < timezone.now()
+        return self.status == self.RUNNING and lease_gone
 
     @property
     def percent(self) -> int:

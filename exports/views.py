@@ -37,7 +37,7 @@ def _form(request: HttpRequest, data) -> dict:
     conversations = []
     for x_id in dict.fromkeys(c for c in chosen if c):
         conversation = queries.conversation(request.user, x_id)
-        title = rendering.conversation_title(list(conversation.participants.all()), me)
+        title = rendering.title(conversation, me)
         conversations.append({"x_id": conversation.x_id, "title": title})
     chosen_format = data.get("format", Export.HTML)
     return {

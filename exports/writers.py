@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from conversations import queries, rendering
+from conversations import queries, reactions, rendering, store
 from conversations.models import Conversation, DmEvent, Media, SharedPost, XUser
 from dmreader.models import XAccount
 from exports.scope import Selection
@@ -34,6 +34,9 @@ class Job:
     account: XAccount | None
     selection: Selection
     generated_at: datetime = field(default_factory=timezone.now)
+    # What the JSON referred to, once written (the backup ZIP copies their files after it).
+    user_ids: list[str] = field(default_factory=list)
+    media_ids: list[int] = field(default_factory=list)
     progress: Callable[[int], None] = lambda done: None
     # HTML only: copy photos, videos and avatars into the export (off in the benchmark).
     with_media: bool = True
@@ -77,6 +80,20 @@ def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _dumps_as_sent(value: dict) -> str:
+    """An object with JSON columns, as X sent them: the store keeps NUL in jsonb through an
+    escape (store.py's docstring), undone here so `raw` is what X sent and a restore stores it
+    exactly as the sync did. Checked on the written line: nearly no payload has one."""
+    line = _dumps(value)
+    if store.ESCAPE not in line:
+        return line
+    return _dumps({k: store.as_sent(v) if k in _JSON_COLUMNS else v for k, v in value.items()})
+
+
+# The fields written from JSON columns (texts of text columns are written as they are stored).
+_JSON_COLUMNS = {"raw", "entities", "variants", "public_metrics", "referenced_tweets"}
+
+
 def account_json(account: XAccount | None) -> dict:
     if account is None:
         return {"id": None, "username": None, "name": None}
@@ -87,8 +104,8 @@ def conversation_json(conversation: Conversation, count: int) -> dict:
     return {
         "id": conversation.x_id,
         "type": "group" if conversation.is_group else "one_to_one",
-        # The store keeps no group name yet; the field is there for when it does.
-        "name": getattr(conversation, "name", "") or None,
+        # The owner's name for the group, else its archive's (rendering.group_name).
+        "name": rendering.group_name(conversation) or None,
         "participant_ids": [p.x_id for p in conversation.participants.all()],
         "history_complete": conversation.history_complete,
         "events_in_export": count,
@@ -190,15 +207,17 @@ def json_chunks(job: Job) -> Iterator[bytes]:
                 post_ids.add(post.pk)
                 if post.author_x_id:
                     user_ids.add(post.author_x_id)
-            lines.append(("\n" if first else ",\n") + _dumps(event_json(event, conversation)))
+            lines.append(
+                ("\n" if first else ",\n") + _dumps_as_sent(event_json(event, conversation))
+            )
             first = False
         yield "".join(lines).encode()
     yield b'\n],\n"users":['
-    yield from _listed(
-        XUser.objects.filter(owner=job.owner), "x_id", sorted(user_ids, key=int), user_json
-    )
+    job.user_ids = sorted(user_ids, key=int)
+    job.media_ids = sorted(media_ids)
+    yield from _listed(XUser.objects.filter(owner=job.owner), "x_id", job.user_ids, user_json)
     yield b'\n],\n"media":['
-    yield from _listed(Media.objects.filter(owner=job.owner), "pk", sorted(media_ids), media_json)
+    yield from _listed(Media.objects.filter(owner=job.owner), "pk", job.media_ids, media_json)
     yield b'\n],\n"posts":['
     yield from _listed(
         SharedPost.objects.filter(owner=job.owner), "pk", sorted(post_ids), post_json
@@ -213,7 +232,7 @@ def _listed(rows, key: str, ids: list, as_json: Callable) -> Iterator[bytes]:
         chunk = rows.filter(**{f"{key}__in": ids[start : start + IN_BULK]}).order_by(key)
         lines = []
         for row in chunk:
-            lines.append(("\n" if first else ",\n") + _dumps(as_json(row)))
+            lines.append(("\n" if first else ",\n") + _dumps_as_sent(as_json(row)))
             first = False
         yield "".join(lines).encode()
 
@@ -309,7 +328,7 @@ def markdown_chunks(job: Job) -> Iterator[bytes]:
         if conversation.pk != current:
             current, day = conversation.pk, None
             participants = list(conversation.participants.all())
-            title = rendering.conversation_title(participants, job.me)
+            title = rendering.title(conversation, job.me)
             handles = " · ".join(rendering.handle(p) for p in participants if p.x_id != job.me)
             lines += ["", f"## {md_escape(title)}", "", f"{md_escape(handles)}  "]
             lines += [f"Conversation {conversation.x_id}", ""]
@@ -338,6 +357,10 @@ def markdown_chunks(job: Job) -> Iterator[bytes]:
                 )
                 alt = f": {md_escape(item.alt_text)}" if item.alt_text else ""
                 lines.append(f"  \n\\[{kind} {md_escape(item.media_key)}{alt}\\]")
+            shown = reactions.reactions_of(event, people, job.me)
+            if shown:
+                said = " · ".join(f"{r.emoji} {', '.join(r.names)}" for r in shown)
+                lines.append(f"  \nReactions: {md_escape(said)}")
             for post in event.shared_posts.all():
                 if post.text:
                     author = rendering.handle(post.author, post.author_x_id)

@@ -165,8 +165,10 @@ def write_archive(
     as_folder: bool = False,
     manifest_lists_dms: bool = True,
     manifest_parts_reversed: bool = False,
+    generated_at: datetime | None = None,
 ) -> WrittenArchive:
-    """Write the archive as a ZIP at `target` (or as the extracted folder, `as_folder=True`)."""
+    """Write the archive as a ZIP at `target` (or as the extracted folder, `as_folder=True`),
+    generated `generated_at` (now by default, as X's are: an archive covers up to its making)."""
     root = Path(tempfile.mkdtemp(prefix="archive-", dir=target.parent)) if not as_folder else target
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -195,7 +197,7 @@ def write_archive(
         "userInfo": {"accountId": account_id, "userName": username, "displayName": display_name},
         "archiveInfo": {
             "sizeBytes": "0",
-            "generationDate": iso(datetime(2026, 11, 30, 12, 0, tzinfo=UTC)),
+            "generationDate": iso(generated_at or datetime.now(UTC)),
             "isPartialArchive": False,
             "maxPartSizeBytes": "53687091200",
         },

@@ -48,11 +48,17 @@ _SERVING_ONLY = {
 }
 
 
-def _seeded_template(env: dict) -> Path:
+def template_key(env: dict) -> str:
+    """Which seeded template a sandbox with this environment copies: one per world-shaping
+    XSANDBOX_* setting's values (XSANDBOX_CROWD among them: a crowd is another world)."""
     shaping = sorted(
         (k, v) for k, v in env.items() if k.startswith("XSANDBOX_") and k not in _SERVING_ONLY
     )
-    key = hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
+    return hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
+
+
+def _seeded_template(env: dict) -> Path:
+    key = template_key(env)
     template = _SHARED / f"template-{key}.sqlite3"
     with _TEMPLATE_LOCK:
         if not template.exists():

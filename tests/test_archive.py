@@ -129,7 +129,8 @@ def test_every_event_of_a_generated_archive_comes_out_once_with_its_fields(tmp_p
 
 
 def test_the_manifest_names_the_account_and_every_part(tmp_path, inbox):
-    written = build(tmp_path, inbox, part_bytes=40_000)
+    generated = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    written = build(tmp_path, inbox, part_bytes=40_000, generated_at=generated)
     with open_archive(written.path) as opened:
         manifest = opened.manifest
     assert (manifest.account_id, manifest.username, manifest.display_name) == (
@@ -137,7 +138,7 @@ def test_the_manifest_names_the_account_and_every_part(tmp_path, inbox):
         "maya_reads",
         "Maya",
     )
-    assert manifest.generated_at == datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    assert manifest.generated_at == generated
     assert [f.name for f in manifest.files] == written.data_files
     assert any("-part" in name for name in written.data_files)
     assert any(f.group for f in manifest.files) and any(not f.group for f in manifest.files)

@@ -88,12 +88,14 @@ def test_every_setting_in_env_example_is_read_by_the_settings_or_compose():
         ), variable
 
 
-def test_the_media_volume_is_where_the_settings_put_the_media_cache():
+def test_the_media_and_exports_volumes_are_where_the_settings_put_their_files():
     for name, service in APP_SERVICES.items():
         if name == "migrate":
             continue
         mounts = dict(volume.split(":", 1) for volume in service["volumes"])
         assert mounts["media"] == service["environment"]["MEDIA_CACHE_DIR"], name
+        # Written by a worker, downloaded through the web server.
+        assert mounts["exports"] == service["environment"]["EXPORTS_DIR"], name
 
 
 def test_the_web_health_check_asks_healthz_as_the_proxy_would():

@@ -5,6 +5,7 @@ The HTML export in a real browser is in tests/browser/test_export_browser.py."""
 import csv
 import io
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -13,15 +14,18 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
-from conversations import search, sync
+from conversations import linkcards, search, sync
 from conversations.models import Conversation, DmEvent, Media, SyncState, XUser
+from dmreader import housekeeping, leaving
 from dmreader.models import XAccount
-from exports import files, views
+from exports import files, tasks, views
 from exports.models import Export
 from tests.signin_helpers import sign_in
 
@@ -268,6 +272,10 @@ def test_an_html_export_is_a_zip_of_pages_that_load_nothing_but_their_own_files(
                 assert f"{root}/c/{THEO}/{href}" in names, href
     assert seen == expected
     assert any(n.startswith(f"{root}/media/") for n in names)
+    with_cards = [e for e in DmEvent.objects.filter(conversation=theo) if linkcards.cards(e)]
+    every_page = "".join(archive.read(p).decode() for p in pages)
+    assert with_cards
+    assert every_page.count('class="link-card"') == sum(len(linkcards.cards(e)) for e in with_cards)
     assert f"{root}/index.html" in names and f"{root}/export.css" in names
 
 
@@ -303,14 +311,13 @@ def test_a_big_export_shows_its_progress_then_a_download_link(maya, monkeypatch)
 
 def test_the_worker_runs_a_queued_export(maya, monkeypatch, django_capture_on_commit_callbacks):
     monkeypatch.setattr(views, "DOWNLOAD_AT_ONCE", 10)
-    with (
-        override_settings(
-            TASKS={"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-        ),
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    with django_capture_on_commit_callbacks(execute=True):
         response = maya.client.post("/export/start/", {"format": "md", "conversation": THEO})
     export = Export.objects.get(owner=maya.user, token=response["Location"].split("/")[-2])
+    queued = DBTaskResult.objects.filter(task_path=tasks.TASK, args_kwargs__args__0=export.pk)
+    assert queued.count() == 2  # the task, and its check-back for when a lease would run out
+    assert tasks.build_export.call(export.pk) == Export.DONE  # as the worker runs it
+    export.refresh_from_db()
     assert export.status == Export.DONE
     assert files.path_of(export).read_text().startswith("# Direct Messages of @maya\\_reads")
 
@@ -425,3 +432,72 @@ def test_exportdms_refuses_an_unknown_account_and_a_bad_date(maya, tmp_path):
             "-o",
             str(tmp_path / "x"),
         )
+
+
+# A worker killed mid-export, housekeeping, leaving ---------------------------------------------
+
+
+def test_an_export_whose_worker_is_killed_is_written_anew_by_the_check_back(maya, monkeypatch):
+    monkeypatch.setattr(views, "DOWNLOAD_AT_ONCE", 10)
+    response = maya.client.post("/export/start/", {"format": "csv", "conversation": THEO})
+    export = Export.objects.get(owner=maya.user, token=response["Location"].split("/")[-2])
+    real_chunks = files.chunks
+
+    def killed_after_a_chunk(job, export_format):
+        chunks = real_chunks(job, export_format)
+        yield next(chunks)
+        raise SystemExit("killed")  # as a SIGKILL: none of build's handlers runs
+
+    monkeypatch.setattr(files, "chunks", killed_after_a_chunk)
+    with pytest.raises(SystemExit):
+        tasks.build_export.call(export.pk)
+    export.refresh_from_db()
+    assert (export.status, export.attempts) == (Export.RUNNING, 1)
+    assert export.lease_until > timezone.now()
+    assert tasks.build_export.call(export.pk) == "busy"  # the lease still holds
+    assert "Interrupted" not in maya.client.get(f"/export/{export.token}/").content.decode()
+    check_back = DBTaskResult.objects.filter(task_path=tasks.TASK, status="READY")
+    assert check_back.exists()
+
+    monkeypatch.setattr(files, "chunks", real_chunks)
+    Export.objects.filter(pk=export.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    page = maya.client.get(f"/export/{export.token}/").content.decode()
+    assert "Interrupted; another worker starts it again by itself" in page
+    assert tasks.build_export.call(export.pk) == Export.DONE
+
+    export.refresh_from_db()
+    assert (export.status, export.attempts, export.lease_until) == (Export.DONE, 2, None)
+    theo = Conversation.objects.get(owner=maya.user, x_id=THEO)
+    rows = list(csv.DictReader(io.StringIO(files.path_of(export).read_text("utf-8-sig"))))
+    assert [r["event_id"] for r in rows] == ids_in(maya.user, conversation=theo)
+    assert [p.name for p in files.exports_dir().iterdir()] == [files.path_of(export).name]
+
+
+def test_housekeeping_removes_exports_a_week_old_and_files_no_export_names(maya, monkeypatch):
+    monkeypatch.setattr(views, "DOWNLOAD_AT_ONCE", 10)
+    old = export_in_background(maya, format="csv", conversation=THEO)
+    kept = export_in_background(maya, format="md", conversation=THEO)
+    Export.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    stray = files.exports_dir() / "left-by-a-killed-run.csv.partial-1"
+    stray.write_bytes(b"half")
+    recent_stray = files.exports_dir() / "just-now.csv.partial-1"
+    recent_stray.write_bytes(b"half")
+    week_ago = (timezone.now() - timedelta(days=8)).timestamp()
+    os.utime(stray, (week_ago, week_ago))
+
+    assert housekeeping.Clock().tick()  # what the scheduler does every hour
+
+    assert not Export.objects.filter(pk=old.pk).exists() and not files.path_of(old).exists()
+    assert files.path_of(kept).exists() and not stray.exists() and recent_stray.exists()
+
+
+def test_a_person_leaving_takes_their_exports_and_files_with_them(settings):
+    person = get_user_model().objects.create_user("leaving")
+    export = Export.objects.create(owner=person, format=Export.CSV, status=Export.DONE)
+    path = files.path_of(export)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("conversation_id\r\n")
+
+    leaving.erase_user(person.pk)
+
+    assert not Export.objects.filter(pk=export.pk).exists() and not path.exists()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db
 ME, ANA = af.OWNER_ID, "1400000000000000777"
 ONE_TO_ONE = f"{ME}-{ANA}"
 OLD = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
-RECENT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # before the factory's generation date
+RECENT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # before the archives are made (now)
 SYNCED_ID = af.snowflake(RECENT)
 
 
@@ -240,13 +241,15 @@ def test_a_worker_that_dies_mid_import_is_resumed_by_its_check_back(
     response = upload(client, ("archive.zip", written.path.read_bytes()))
     job = ImportJob.objects.get(owner=owner)
     assert response.status_code == 302
+    # The import, and its check-back should a worker die between claiming it and the lease.
+    assert DBTaskResult.objects.filter(task_path=tasks.IMPORT_TASK, status="READY").count() == 2
     store_batch, calls = importing.store_batch, []
 
-    def dies_on_the_third_batch(*args):
+    def dies_on_the_third_batch(*args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
             raise SystemExit("killed")  # as a SIGKILL: none of the runner's handlers runs
-        store_batch(*args)
+        store_batch(*args, **kwargs)
 
     monkeypatch.setattr(importing, "store_batch", dies_on_the_third_batch)
     run_due_tasks()  # the worker takes the import queued by the upload, and its run dies
@@ -276,7 +279,7 @@ def test_an_import_closes_the_gaps_it_covers_and_the_gap_line_links_to_import(ma
         owner=owner, conversation=conversation, after_at=OLD, before_at=RECENT
     )
     HistoryGap.objects.create(owner=owner, after_at=OLD, before_at=RECENT)  # the inbox's
-    later = datetime(2026, 12, 20, tzinfo=UTC)  # after the archive was made: not covered
+    later = timezone.now() + timedelta(days=1)  # after the archive was made: not covered
     HistoryGap.objects.create(owner=owner, after_at=later, before_at=later + timedelta(days=9))
     page = client.get(f"/c/{ONE_TO_ONE}/").content.decode()
     assert 'class="history-gap"' in page

@@ -212,8 +212,8 @@ def test_the_thread_pane_is_the_thread_alone_and_costs_the_thread_not_the_inbox(
     assert page.count('id="lightbox"') == 1
 
     # Session, user, x_account; the conversation, its participants; the events, their media and
-    # posts; the gaps; whether an imported archive or X has older messages (all of these fit a
-    # page); the read mark (already at the newest: nothing written).
+    # posts; the gaps; whether an imported archive covers them and whether X has older messages
+    # (all of these fit a page); the read mark (already at the newest: nothing written).
     with django_assert_num_queries(12):
         pane = maya.get(f"/c/{WITH_ANA}/", headers=PANE)
     fragment = pane.content.decode()

@@ -137,7 +137,8 @@ def test_the_inbox_lists_every_conversation_newest_first_with_names_and_previews
     groups = [c["id"] for c in truth["conversations"] if c["is_group"] and c["id"] in newest]
     for group in groups:
         row = text_of(dict(rows)[group])
-        assert re.match(r"^[^,@]+, [^,@]+ and \d+ others? ", row), row
+        # Up to four first names, then how many more (rendering.conversation_title).
+        assert re.match(r"^[^,@]+(?:, [^,@]+)+ and (?:\d+ others?|[^,@\d]+) ", row), row
     assert "Up to date" in page.content.decode()
 
 
@@ -424,9 +425,9 @@ THREAD_QUERIES = 9
 # alone, as two panes swap it in, costs the thread and the mark).
 CONVERSATION_QUERIES = THREAD_QUERIES + 2 + 6
 OLDER_QUERIES = THREAD_QUERIES + 1  # the anchor event
-# At the oldest cached page: whether an imported archive reaches back past it
-# (queries.archive_covers) and whether X has anything older (queries.history_exhausted), unless the
-# page holds a group's creation (its beginning, known without asking).
+# At the oldest cached page: whether an imported archive covers its oldest event (then that is
+# where the conversation began: queries.archive_covers) and whether X has anything older
+# (queries.history_exhausted), unless the page holds a group's creation (known without asking).
 LAST_PAGE_EXTRA = 2
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils.html import escape
 
 from conversations import rendering
-from conversations.models import DmEvent, XUser
+from conversations.models import Conversation, DmEvent, XUser
 
 NOW = datetime(2026, 3, 19, 15, 0, tzinfo=UTC)  # a Thursday
 MAYA = XUser(x_id="1432706037263519745", username="maya_reads", name="Maya Okafor")
@@ -251,9 +251,9 @@ def test_a_one_to_one_is_titled_by_the_other_person():
     assert rendering.conversation_title([MAYA], MAYA.x_id) == "Just you"
 
 
-def test_a_group_title_names_two_and_counts_the_rest_in_any_participant_order():
+def test_a_group_title_names_four_by_first_name_and_counts_the_rest_in_any_order():
     people = [
-        XUser(x_id="5", name="Ben"),
+        XUser(x_id="5", name="Ben Ortega"),
         XUser(x_id="3", name="ana"),
         XUser(x_id="9", name="Cy"),
         XUser(x_id="7", name="Dee"),
@@ -262,16 +262,54 @@ def test_a_group_title_names_two_and_counts_the_rest_in_any_participant_order():
         MAYA,
     ]
     title = rendering.conversation_title(people, MAYA.x_id)
-    assert title == "ana, Ben and 4 others"
+    assert title == "ana, Ben, Cy, Dee and 2 others"
     assert rendering.conversation_title(people[::-1], MAYA.x_id) == title
     assert rendering.conversation_title([*people[:2], MAYA], MAYA.x_id) == "ana and Ben"
-    assert rendering.conversation_title([*people[:3], MAYA], MAYA.x_id) == "ana, Ben and 1 other"
+    assert rendering.conversation_title([*people[:3], MAYA], MAYA.x_id) == "ana, Ben and Cy"
+    assert rendering.conversation_title([*people[:5], MAYA], MAYA.x_id) == (
+        "ana, Ben, Cy, Dee and 1 other"
+    )
+
+
+def test_two_groups_of_the_same_friends_get_titles_that_tell_them_apart():
+    """The seeded world's Lisbon trip and Theo's birthday share their first three people."""
+    friends = [
+        XUser(x_id="11", name="Aiko Tanaka"),
+        XUser(x_id="12", name="Inês Carvalho"),
+        XUser(x_id="13", name="Jonas Köhler"),
+        XUser(x_id="14", name="Sam Rivera"),
+    ]
+    trip = [*friends, XUser(x_id="15", name="Rafa Souza"), XUser(x_id="16", name="Theo Park")]
+    birthday = [*friends, XUser(x_id="17", name="Marcus Bell"), XUser(x_id="18", name="Seo-yeon")]
+    assert rendering.conversation_title(trip, MAYA.x_id) == "Aiko, Inês, Jonas, Rafa and 2 others"
+    assert rendering.conversation_title(birthday, MAYA.x_id) == (
+        "Aiko, Inês, Jonas, Marcus and 2 others"
+    )
+
+
+def test_first_names_that_two_people_share_are_given_in_full():
+    people = [XUser(x_id="1", name="Ada Okafor"), XUser(x_id="2", name="Ada Lovelace"), MAYA]
+    assert rendering.conversation_title(people, MAYA.x_id) == "Ada Lovelace and Ada Okafor"
+    people.append(XUser(x_id="3", name="Chidi Okafor"))
+    assert rendering.conversation_title(people, MAYA.x_id) == "Ada Lovelace, Ada Okafor and Chidi"
+
+
+def test_a_named_group_is_titled_by_its_owners_name_then_the_archives():
+    group = Conversation(
+        pk=1, x_id="1700000000000000001", is_group=True, archive_name="Lisbon trip"
+    )
+    group._prefetched_objects_cache = {"participants": XUser.objects.none()}
+    assert rendering.title(group, MAYA.x_id) == "Lisbon trip"
+    group.name = "<b>Trip</b> 🇵🇹"
+    assert rendering.title(group, MAYA.x_id) == "<b>Trip</b> 🇵🇹"
+    group.name = group.archive_name = ""
+    assert rendering.title(group, MAYA.x_id) == "Just you"
 
 
 def test_a_group_title_puts_accounts_x_no_longer_returns_last():
     gone = XUser(x_id="811298434", unavailable=True)
     people = [gone, XUser(x_id="5", name="Fatima"), XUser(x_id="6", name="Layla"), MAYA]
-    assert rendering.conversation_title(people, MAYA.x_id) == "Fatima, Layla and 1 other"
+    assert rendering.conversation_title(people, MAYA.x_id) == "Fatima, Layla and User 811298434"
     assert rendering.conversation_title([gone, MAYA], MAYA.x_id) == "User 811298434"
 
 
@@ -411,3 +449,11 @@ def test_system_lines_say_who_joined_who_added_whom_and_who_left():
     assert line(leave, ["811298434"]) == "user 811298434 left"
     assert line(leave, []) == "someone left"
     assert line("ReactionCreate", []) == "An event DM Reader cannot show yet (ReactionCreate)"
+
+
+def test_an_archives_rename_is_a_line_and_an_empty_one_removes_the_name():
+    people = {"5": XUser(x_id="5", username="ana")}
+    rename = DmEvent(event_type="ConversationNameUpdate", sender_x_id="5", text="Lisbon trip")
+    assert rendering.system_line(rename, people) == "@ana named the group “Lisbon trip”"
+    rename.text = " "
+    assert rendering.system_line(rename, people) == "@ana removed the group's name"

@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.sandbox import REPO
+from tests.sandbox import REPO, template_key
 from xsandbox import imagery
 
 ANCHOR = "2026-11-23T12:00:00Z"
@@ -89,23 +89,33 @@ print(json.dumps({
 """
 
 
-def _django(db: Path, *args: str, script: str | None = None) -> str:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "xsandbox.settings", "XSANDBOX_DB": str(db)}
-    command = [sys.executable, "-c", script] if script else [sys.executable, "-m", "django", *args]
+def _django(db: Path, *args: str, script: str | None = None, **env: str) -> str:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "xsandbox.settings",
+        "XSANDBOX_DB": str(db),
+        **env,
+    }
+    command = [sys.executable, *(["-c", script] if script else ["-m", "django"]), *args]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
 
-def _seeded(db: Path) -> tuple[str, dict]:
+def _seeded(db: Path, **env: str) -> tuple[str, dict]:
     _django(db, "migrate", "-v0")
-    summary = _django(db, "seed_sandbox", "--anchor", ANCHOR)
+    summary = _django(db, "seed_sandbox", "--anchor", ANCHOR, **env)
     return summary, json.loads(_django(db, script=PROBE))
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory) -> tuple[str, dict]:
-    return _seeded(tmp_path_factory.mktemp("seed") / "xsandbox.sqlite3")
+def seed_db(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("seed") / "xsandbox.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def seeded(seed_db) -> tuple[str, dict]:
+    return _seeded(seed_db)
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +187,93 @@ def test_hostile_and_huge_texts_are_in_the_data(facts):
     assert all(count >= 1 for count in facts["hostile"])
     assert facts["longest"] >= 10_000
     assert facts["deleted_posts"] == 1
+
+
+# A crowd: more accounts for runs that need hundreds of people (xsandbox/crowd.py).
+
+# Facts about the crowd of a seeded database, and a digest of everything else in it.
+CROWD_PROBE = r"""
+import hashlib, json, sys
+from datetime import timedelta
+import django
+django.setup()
+from django.core import serializers
+from xsandbox import crowd
+from xsandbox.models import Conversation, Event, Media, SandboxState, User
+
+names = crowd.usernames(int(sys.argv[1]))
+anchor = SandboxState.objects.get(pk=1).seeded_at
+people = User.objects.filter(username__in=names)
+theirs = Conversation.objects.filter(participants__in=people).distinct()
+digest = hashlib.sha256()
+for rows in (
+    User.objects.exclude(username__in=names).order_by("pk"),
+    Event.objects.exclude(conversation__in=theirs).order_by("pk"),
+    Media.objects.exclude(event__conversation__in=theirs).order_by("pk"),
+):
+    for obj in rows:
+        digest.update(serializers.serialize("json", [obj]).encode())
+events = Event.objects.filter(conversation__in=theirs)
+times = [e.created_at for e in events] or [anchor]
+print(json.dumps({
+    "rest": digest.hexdigest(),
+    "people": [[u.username, u.name, u.can_sign_in, u.conversations.count()] for u in people],
+    "ids": [u.id for u in people],
+    "events": events.count(),
+    "oldest_days": (anchor - min(times)) / timedelta(days=1),
+    "newest_hours": (anchor - max(times)) / timedelta(hours=1),
+    "senders_outside": events.exclude(sender__in=people).exclude(sender=None).count(),
+    "groups": theirs.filter(is_group=True).count(),
+}))
+"""
+CROWD = 12
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory) -> tuple[str, dict]:
+    db = tmp_path_factory.mktemp("crowd") / "xsandbox.sqlite3"
+    summary, facts = _seeded(db, XSANDBOX_CROWD=str(CROWD))
+    return summary, facts, json.loads(_django(db, str(CROWD), script=CROWD_PROBE))
+
+
+def test_a_crowd_is_people_who_can_sign_in_and_chat_among_themselves_inside_xs_window(
+    crowded, facts
+):
+    _, everything, crowd = crowded
+    assert len(everything["users"]) == len(facts["users"]) + CROWD
+    assert [p[0] for p in crowd["people"]] == sorted(p[0] for p in crowd["people"])
+    assert len(crowd["people"]) == CROWD
+    assert all(
+        can_sign_in and conversations >= 1 for _, _, can_sign_in, conversations in crowd["people"]
+    )
+    assert all(" " in name for _, name, _, _ in crowd["people"])  # a first name and a surname
+    # X's user ids: positive, sequential before mid-2015 and snowflakes since.
+    assert all(0 < user_id < 2**63 for user_id in crowd["ids"])
+    assert len(set(crowd["ids"])) == CROWD
+    assert crowd["events"] >= 10 * CROWD and crowd["senders_outside"] == 0
+    # All of it a first sync can see: inside X's 30 days, and nothing in the future.
+    assert crowd["oldest_days"] < 25 and crowd["newest_hours"] > 0
+    # Its ids follow X's rules as the rest of the world's do.
+    assert everything["order_errors"] == [] and everything["entity_errors"] == []
+
+
+def test_a_crowd_leaves_the_rest_of_the_world_as_it_was(crowded, seed_db, facts):
+    # The same probe on the world seeded without a crowd: no such people there, so all of it.
+    without = json.loads(_django(seed_db, str(CROWD), script=CROWD_PROBE))
+    assert without["people"] == []
+    assert crowded[2]["rest"] == without["rest"]
+
+
+def test_the_same_crowd_twice_gives_the_same_rows(crowded, tmp_path):
+    _, again = _seeded(tmp_path / "again.sqlite3", XSANDBOX_CROWD=str(CROWD))
+    assert again["digest"] == crowded[1]["digest"]
+
+
+def test_the_crowd_size_picks_its_own_seeded_template():
+    plain = template_key({"XSANDBOX_RATE_LIMIT": "300/900"})
+    assert template_key({"XSANDBOX_RATE_LIMIT": "15/900"}) == plain  # read only while serving
+    assert template_key({"XSANDBOX_CROWD": "300"}) != plain
+    assert template_key({"XSANDBOX_CROWD": "300"}) != template_key({"XSANDBOX_CROWD": "301"})
 
 
 # Media bytes, over HTTP from a running sandbox.

@@ -344,12 +344,16 @@ def newest_by_index(owner, q):
     return list(events.values_list("x_id", flat=True))
 
 
-@pytest.fixture
-def short_stretches(monkeypatch):
+@pytest.fixture(params=["walk", "index"])
+def short_stretches(request, monkeypatch):
     """Read the timeline two rows at a time and give up on it after six, so a small corpus goes
-    through every plan: walking several stretches, and the index for the rest."""
+    through every plan: walking several stretches, and the index for the rest; or, where the
+    index's own counts say it is cheaper, the index right after the first stretch."""
     monkeypatch.setattr(search, "_FIRST_WINDOW", 2)
     monkeypatch.setattr(search, "WALK_BUDGET", 6)
+    monkeypatch.setattr(search, "_POSTGRES_FIRST_WINDOW", 2)
+    cost = {"walk": 1000.0, "index": 0.0}[request.param]
+    monkeypatch.setattr(search, "_INDEX_MATCH_COST", cost)
 
 
 @pytest.mark.parametrize("q", QUERIES)
@@ -473,6 +477,18 @@ def test_best_match_ranks_the_newest_matches(owner, monkeypatch):
     assert ids(owner, "coffee", order="best")[0] == "2"
 
 
+def test_best_match_says_when_it_ranked_only_the_newest_matches(owner, monkeypatch):
+    monkeypatch.setattr(search, "BEST_CANDIDATES", 3)
+    page = search.run(owner, search.parse("coffee"), order="best")
+    assert page.ranked_newest == 3
+    assert "newest 3 matches" in page.note
+    # Every match ranked, or newest first: nothing to say.
+    monkeypatch.setattr(search, "BEST_CANDIDATES", 5)
+    assert search.run(owner, search.parse("coffee"), order="best").note == ""
+    monkeypatch.setattr(search, "BEST_CANDIDATES", 3)
+    assert search.run(owner, search.parse("coffee")).note == ""
+
+
 def test_the_sieve_splits_words_with_the_indexs_own_tokenizer(db):
     from django.db import connection
 
@@ -491,7 +507,7 @@ def test_a_rare_word_past_the_walk_is_read_from_the_index_with_no_date_range(
     from django.test.utils import CaptureQueriesContext
 
     if connection.vendor != "sqlite":
-        pytest.skip("PostgreSQL's planner gets one query with the tsquery")
+        pytest.skip("the walk and its stretches are SQLite's")
     with CaptureQueriesContext(connection) as captured:
         assert ids(owner, "coffee has:link") == ["10"]
     joined = [q["sql"] for q in captured.captured_queries if "_fts" in q["sql"]]
@@ -506,7 +522,7 @@ def test_each_stretch_of_the_walk_has_one_lower_date_bound(owner, short_stretche
     from django.test.utils import CaptureQueriesContext
 
     if connection.vendor != "sqlite":
-        pytest.skip("PostgreSQL's planner gets one query with the tsquery")
+        pytest.skip("the walk and its stretches are SQLite's")
     with CaptureQueriesContext(connection) as captured:
         assert ids(owner, "coffee after:2026-10-01") == ["15", "14", "10", "2", "1"]
     stretches = [q["sql"] for q in captured.captured_queries if "LIKE" in q["sql"]]

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 
 from xsandbox import clock
-from xsandbox.models import Conversation, Event, Media, SandboxState, Tweet, User
+from xsandbox.models import Conversation, Event, Media, Tweet, User
 
 TWITTER_EPOCH_MS = 1288834974657
 _TWITTER_EPOCH = datetime(2010, 11, 4, 1, 42, 54, 657000, tzinfo=UTC)
@@ -1619,7 +1619,7 @@ def build_world(anchor: datetime) -> World:
     return world
 
 
-def _mint_events(world: World) -> tuple[list[Conversation], list[Event], list[Media]]:
+def mint_events(world: World) -> tuple[list[Conversation], list[Event], list[Media]]:
     """Give every draft a snowflake in created_at order across all conversations, then name each
     conversation: pairs by their members' ids, groups by their first event's id minus 4."""
     rng = random.Random(f"{SEED}:events")
@@ -1671,34 +1671,6 @@ def reset() -> None:
     Conversation.objects.all().delete()
     Tweet.objects.all().delete()
     User.objects.all().delete()
-
-
-@transaction.atomic
-def seed_world(anchor: datetime | None = None) -> dict[str, int]:
-    """Create the world anchored at `anchor` (default: the sandbox clock's now) in an empty database."""
-    anchor = anchor or clock.now()
-    anchor = from_ms(to_ms(anchor.astimezone(UTC)))  # whole milliseconds, like X's ids
-    world = build_world(anchor)
-    conversations, events, media = _mint_events(world)
-    User.objects.bulk_create(world.users.values())
-    Tweet.objects.bulk_create(world.posts)
-    Conversation.objects.bulk_create(conversations)
-    Through = Conversation.participants.through
-    Through.objects.bulk_create(
-        Through(conversation_id=plan.conversation_id, user_id=world.user_ids[u])
-        for plan in world.plans
-        for u in plan.members
-    )
-    Event.objects.bulk_create(events, batch_size=500)
-    Media.objects.bulk_create(media, batch_size=500)
-    SandboxState.objects.update_or_create(pk=1, defaults={"seeded_at": anchor})
-    return {
-        "users": len(world.users),
-        "conversations": len(conversations),
-        "events": len(events),
-        "media": len(media),
-        "tweets": len(world.posts),
-    }
 
 
 # --- Writers for the control API ------------------------------------------------------------------

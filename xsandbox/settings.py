@@ -74,6 +74,9 @@ XSANDBOX_ACCESS_TOKEN_TTL = _int("XSANDBOX_ACCESS_TOKEN_TTL", 7200)
 XSANDBOX_CODE_TTL = _int("XSANDBOX_CODE_TTL", 30)
 # Bearer token for the /_sandbox/ control endpoints (faults, clock, clients, ground truth).
 XSANDBOX_ADMIN_TOKEN = os.environ.get("XSANDBOX_ADMIN_TOKEN", "sandbox-admin")
+# How many more accounts `seed_sandbox` adds to the seeded world (xsandbox/crowd.py): people who
+# can sign in, with small DM histories between them, for runs that need hundreds of accounts.
+XSANDBOX_CROWD = _int("XSANDBOX_CROWD", 0)
 # Days of history X returns from the DM endpoints.
 XSANDBOX_WINDOW_DAYS = 30
 

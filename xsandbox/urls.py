@@ -1,6 +1,6 @@
 from django.urls import include, path, re_path
 
-from xsandbox import control_views, dm_views, oauth_views, users_views
+from xsandbox import archive, control_views, dm_views, oauth_views, users_views
 
 ID = r"(?P<{}>[^/]+)"  # validated by the views, so a bad id gets X's 400 body rather than a 404
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("2/oauth2/token", oauth_views.token, name="token"),
     path("2/oauth2/revoke", oauth_views.revoke, name="revoke"),
     path("2/users/me", users_views.users_me, name="users_me"),
+    path("2/users", users_views.users_by_ids, name="users_by_ids"),
     re_path(
         r"^2/users/by/username/" + ID.format("username") + "$",
         users_views.user_by_username,
@@ -30,6 +31,13 @@ urlpatterns = [
     ),
     # Media bytes: the DM media download endpoint and what X's CDNs serve (pbs/video.twimg.com).
     path("", include("xsandbox.media_urls")),
+    # Each seeded account's "Download an archive of your data" ZIP (x.com's settings page hands
+    # it out by e-mail; here it is a plain download): its whole history, past the API's 30 days.
+    re_path(
+        r"^archives/(?P<username>[A-Za-z0-9_]{1,15})\.zip$",
+        archive.archive_download,
+        name="archive",
+    ),
     # Test controls: faults, the clock, clients, new events, ground truth. Admin bearer token only.
     path("_sandbox/faults", control_views.faults, name="faults"),
     path("_sandbox/clock", control_views.clock_view, name="clock"),

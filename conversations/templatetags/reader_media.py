@@ -36,5 +36,5 @@ def media_label(item) -> str:
 def conversation_place(conversation, me: str) -> str:
     """Where a message is, as a search result says it: "in" a group's title, or "with Ana" for a
     one-to-one (the conversation's participants are prefetched)."""
-    title = rendering.conversation_title(list(conversation.participants.all()), me)
+    title = rendering.title(conversation, me)
     return f"in {title}" if conversation.is_group else f"with {title}"

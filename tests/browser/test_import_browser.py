@@ -44,8 +44,14 @@ def older_history(account: XAccount, conversation: Conversation, tmp_path) -> af
         )
         for m in range(80, 0, -1)
     ]
+    # Made today, as X's would be: an archive covers history up to its generation date, and the
+    # gap above this conversation's 30 days ends a few days ago at most.
     return af.write_archive(
-        tmp_path / "twitter-archive.zip", [history], account_id=me, username=account.username
+        tmp_path / "twitter-archive.zip",
+        [history],
+        account_id=me,
+        username=account.username,
+        generated_at=timezone.now(),
     )
 
 
@@ -116,12 +122,12 @@ def test_an_imported_archive_reads_scrolls_and_searches_like_the_rest(
         threading.Event(),
     )
 
-    def held_on_the_third(*args):
+    def held_on_the_third(*args, **kwargs):
         batches.append(1)
         if len(batches) == 3:
             reached.set()
             go.wait(timeout=60)
-        store_batch(*args)
+        store_batch(*args, **kwargs)
 
     monkeypatch.setattr(importing, "store_batch", held_on_the_third)
     worker = threading.Thread(target=run_due_tasks)

@@ -1,6 +1,7 @@
 """`manage.py scheduler`: the always-on sync's clock. Every `--tick` seconds it enqueues a sync of
 each account whose slot has come (conversations/schedule.py), beating through
-dmreader.health.beating("scheduler") meanwhile.
+dmreader.health.beating("scheduler") meanwhile; on start and every hour it sends
+dmreader.housekeeping's signal (exports a week old are removed).
 
 A plain loop rather than django-crontask: the claim itself (a conditional UPDATE on SyncState)
 already makes several schedulers safe on any database, so APScheduler and crontask's Redis-only
@@ -15,7 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections
 
 from conversations import schedule
-from dmreader import health
+from dmreader import health, housekeeping
 from dmreader.models import Heartbeat
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Command(BaseCommand):
         if not once:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: stop.set())
+        chores = housekeeping.Clock()
         with health.beating(Heartbeat.SCHEDULER, interval=heartbeat_interval):
             while True:
                 try:
@@ -43,6 +45,7 @@ class Command(BaseCommand):
                     claimed = schedule.claim_due()
                     if claimed:
                         logger.info("Scheduled syncs of %d accounts", len(claimed))
+                    chores.tick()  # hourly: exports a week old removed, and the like
                 except DatabaseError as exc:
                     # Down or locked for now: the next tick tries again; no slot is lost.
                     logger.warning("Scheduler tick failed: %s", type(exc).__name__)

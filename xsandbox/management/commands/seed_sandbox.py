@@ -1,12 +1,14 @@
-"""manage.py seed_sandbox [--if-empty] [--reset] [--anchor ISO8601]: create the sandbox's world."""
+"""manage.py seed_sandbox [--if-empty] [--reset] [--anchor ISO8601] [--crowd N]: create the sandbox's
+world, with N extra accounts (default XSANDBOX_CROWD, 0) for runs that need many people."""
 
 import time
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from xsandbox import seed
+from xsandbox import populate, seed
 from xsandbox.models import User
 
 
@@ -32,19 +34,30 @@ class Command(BaseCommand):
             type=_anchor,
             help="the 'now' the data is anchored to (default: the sandbox clock)",
         )
+        parser.add_argument(
+            "--crowd",
+            type=int,
+            default=settings.XSANDBOX_CROWD,
+            help="this many more accounts that can sign in, with small DM histories between "
+            "them (xsandbox/crowd.py; default: XSANDBOX_CROWD, %(default)s)",
+        )
 
-    def handle(self, *args, if_empty: bool, reset: bool, anchor: datetime | None, **options):
+    def handle(
+        self, *args, if_empty: bool, reset: bool, anchor: datetime | None, crowd: int, **options
+    ):
         if if_empty and User.objects.exists():
             self.stdout.write("xsandbox: already seeded, leaving the data as it is")
             return
         if User.objects.exists() and not reset:
             raise CommandError("the sandbox already has data: pass --reset to replace it")
+        if crowd < 0:
+            raise CommandError(f"--crowd must be 0 or more, got {crowd}")
         started = time.monotonic()
         # One transaction: a failed reseed leaves the old world in place.
         with transaction.atomic():
             if reset:
                 seed.reset()
-            counts = seed.seed_world(anchor)
+            counts = populate.seed_world(anchor, crowd=crowd)
         took = time.monotonic() - started
         self.stdout.write(
             "xsandbox: seeded {users} users, {conversations} conversations, {events} events, "
