@@ -191,11 +191,13 @@ def _ending(
     owner: AbstractBaseUser, conversation: Conversation, page: Page, anchor: DmEvent | None
 ) -> Reading:
     oldest = page.events[0] if page.events else None
-    if not page.found_oldest or oldest is None:
+    if not page.found_oldest:
         return Reading(page=page, anchor=anchor, ended=False, beginning=False)
-    if xids.creates_group(conversation.x_id, oldest.x_id):
+    # An empty page older than the cache's oldest event (what a fetch from X that found nothing
+    # shows) still ends the conversation when X has nothing older either.
+    if oldest is not None and xids.creates_group(conversation.x_id, oldest.x_id):
         return Reading(page=page, anchor=anchor, ended=True, beginning=True)
-    if archive_covers(owner, oldest.created_at):
+    if oldest is not None and archive_covers(owner, oldest.created_at):
         return Reading(page=page, anchor=anchor, ended=True, beginning=True)
     ended = history_exhausted(owner, conversation)
     return Reading(page=page, anchor=anchor, ended=ended, beginning=False)

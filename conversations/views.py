@@ -36,8 +36,9 @@ View = Callable[..., HttpResponse]
 
 
 def _varies_on_htmx(response: HttpResponse) -> HttpResponse:
-    # Browsers and proxies must not answer a full page load with a cached htmx fragment.
-    patch_vary_headers(response, ["HX-Request"])
+    # Browsers and proxies must not answer a full page load with a cached htmx fragment, nor
+    # htmx's history restore (a whole page) with the thread pane's fragment of the same URL.
+    patch_vary_headers(response, ["HX-Request", "HX-Target", "HX-History-Restore-Request"])
     return response
 
 

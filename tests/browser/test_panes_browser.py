@@ -4,6 +4,8 @@ should, the inbox keeps its scroll and marks the open row), the "New" line and b
 arrived since the last visit, Jump to latest, and a phone's one pane with one compact header;
 axe-core and screenshots in light and dark at 1280 and 390 px."""
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -94,7 +96,16 @@ def test_a_row_opens_its_thread_beside_the_inbox_and_back_forward_and_reload_fol
 
     row(page, second).scroll_into_view_if_needed()
     scrolled = inbox_scroll(page)
+    # While the next thread is on its way, the one on screen dims: the click was heard.
+    waiting = []
+    page.route(f"**/c/{second}/", lambda route: waiting.append(route))
     row(page, second).click()
+    expect(pane).to_have_class(re.compile(r"\bhtmx-request\b"))
+    page.wait_for_function(
+        "() => getComputedStyle(document.querySelector('#thread-pane .conversation')).opacity < 1"
+    )
+    waiting[0].continue_()
+    page.unroute(f"**/c/{second}/")
     expect(page).to_have_url(f"{live_server.url}/c/{second}/")
     assert inbox_scroll(page) == scrolled
     expect(heading).to_have_text(title_of(page, second))
