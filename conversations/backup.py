@@ -19,6 +19,7 @@ media, posts), and each section is read by a pass of its own.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from collections.abc import Callable, Iterator
@@ -30,7 +31,8 @@ from typing import Any, BinaryIO
 import ijson
 
 from conversations import xids
-from conversations.archive import LIMITS, ArchiveError, ArchiveLimits, ArchiveProgress, _Zip
+from conversations.archive import LIMITS as ARCHIVE_LIMITS
+from conversations.archive import ArchiveError, ArchiveLimits, ArchiveProgress, _Zip
 from conversations.xapi import EventData, MediaData, PostData, UserData
 
 FORMAT = "dmreader-export"
@@ -46,6 +48,9 @@ MEDIA_TYPES = {
 }
 _HEAD_BYTES = 64 * 1024  # the head (format, version, account, scope) comes first, and is short
 _MAX_TEXT = 100_000
+# A ZIP is checked as X's archive is (names, sizes, ratios), but its export.json may be larger than
+# any one file of X's: a million events are about 650 MB of JSON.
+LIMITS = dataclasses.replace(ARCHIVE_LIMITS, max_member_bytes=ARCHIVE_LIMITS.max_total_bytes)
 # DM Reader's exports nest a few levels (an event's raw payload, its entities); X's payloads a few
 # more. Far deeper is a hostile file.
 MAX_DEPTH = 64
