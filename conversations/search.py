@@ -656,14 +656,18 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
     rest = _fts_joined(_older_unindexed(events, boundary), include)
     if not excluded:
         return found + _texts(rest, count - len(found))
-    rows = _texts(rest)
+    # The matches in growing chunks, each older than the last, until enough are left: reading
+    # every one ("coffee", 6,496 texts) to keep a page cost more than the index itself.
     chunk = 4 * (count - len(found))
-    for start in range(0, len(rows), chunk):
-        kept = _sieve(rows[start : start + chunk], "", excluded)
-        found += [f for f in rows[start : start + chunk] if f.pk in kept]
-        if len(found) >= count:
-            break
-    return found[:count]
+    while True:
+        rows = _newest(rest, chunk)
+        kept = _sieve(rows, "", excluded)
+        found += [f for f in rows if f.pk in kept]
+        if len(found) >= count or len(rows) < chunk:
+            return found[:count]
+        last = rows[-1]
+        rest = _fts_joined(_older_unindexed(events, (last.created_at, last.sort_id)), include)
+        chunk *= 4
 
 
 def _older_unindexed(events: QuerySet[DmEvent], before: tuple[datetime, str]):
