@@ -507,7 +507,8 @@ def _postgres_newest(scoped, events, words: str, tsquery: str, count: int, older
         return found
     needed = (count - len(found)) * _POSTGRES_FIRST_WINDOW / max(len(found), 0.5)
     walked = _POSTGRES_FIRST_WINDOW
-    if found and not _index_is_cheaper(scoped, older, edge, walked, len(found), needed):
+    cost = _POSTGRES_INDEX_MATCH_COST
+    if found and not _index_is_cheaper(scoped, older, edge, walked, len(found), needed, cost):
         # Again from the newest: bounded by the stretch's edge, the planner took the GIN index
         # for a common phrase ("you the": 146 ms, 0.65 ms without the bound).
         return _newest(matched, count)
@@ -708,9 +709,13 @@ def _texts(events: QuerySet[DmEvent], limit: int | None = None) -> list[_Found]:
 # A match read through the full-text index (then sorted) costs about as much as this many rows
 # read on the walk: each walked row is read from the table for its text (bench/search_bench.py
 # at a million events, SQLite 3.40: "coffee" newest walked 3,300 rows in 186 ms, the index
-# found its 6,496 matches in 227 ms). PostgreSQL's GIN-then-sort is taken to cost the same
-# against its walk (_postgres_newest, through _index_is_cheaper).
+# found its 6,496 matches in 227 ms).
 _INDEX_MATCH_COST = 0.6
+# PostgreSQL's walk reads a row in about a microsecond (the time index in order, the tsvector
+# as a filter: "coffee" newest 3,000 rows in 3.7 ms at 1M events), while each GIN match is a
+# heap page read at random (the 6,554 matches of coffee*: 85 ms): about ten times as dear. With
+# SQLite's 0.6, "coffee -you" went to the GIN index: 333 ms against 40 for the walk.
+_POSTGRES_INDEX_MATCH_COST = 8.0
 
 
 # FTS5's terms with their document counts, over the cache's index, for this connection only.
@@ -757,7 +762,7 @@ def _cache_rows() -> int:
     return DmEvent.objects.aggregate(newest=Max("pk"))["newest"] or 0
 
 
-def _index_is_cheaper(scoped, older, edge, walked: int, found: int, needed: float) -> bool:
+def _index_is_cheaper(scoped, older, edge, walked: int, found: int, needed: float, cost) -> bool:
     """Whether the index would find every older match for less than the `needed` rows still to
     walk: the matches left are guessed from the share found so far and the rows left, the rows
     left from the dates (the `walked` rows read so far span from the newest to `edge`)."""
@@ -767,7 +772,7 @@ def _index_is_cheaper(scoped, older, edge, walked: int, found: int, needed: floa
     if read <= 0:
         return False
     rows_left = walked * (edge[0] - oldest[0]).total_seconds() / read
-    return rows_left * found / walked * _INDEX_MATCH_COST < needed
+    return rows_left * found / walked * cost < needed
 
 
 def _sieved_batches(events, excluded, count) -> list[_Found]:

@@ -354,6 +354,7 @@ def short_stretches(request, monkeypatch):
     monkeypatch.setattr(search, "_POSTGRES_FIRST_WINDOW", 2)
     cost = {"walk": 1000.0, "index": 0.0}[request.param]
     monkeypatch.setattr(search, "_INDEX_MATCH_COST", cost)
+    monkeypatch.setattr(search, "_POSTGRES_INDEX_MATCH_COST", cost)
 
 
 @pytest.mark.parametrize("q", QUERIES)
