@@ -9,6 +9,7 @@ a substring of the folded text instead, so it is findable on both databases alik
 """
 
 import functools
+import json
 import math
 import re
 import sqlite3
@@ -459,7 +460,7 @@ def newest_matches(
     indexed = [t for t in query.include if t.words]
     excluded = [t for t in query.exclude if t.words]
     if connection.vendor == "postgresql" and indexed:
-        return _postgres_newest(scoped, events, _tsquery(indexed, excluded), count, older)
+        return _postgres_newest(scoped, events, indexed, _tsquery(indexed, excluded), count, older)
     if connection.vendor == "postgresql" or not (indexed or excluded):
         if older is not None:
             events = events.filter(queries.older_than(*older))
@@ -482,38 +483,73 @@ def _newest(events: QuerySet[DmEvent], count: int) -> list[_Found]:
 _POSTGRES_FIRST_WINDOW = 1024
 
 
-def _postgres_newest(scoped, events, tsquery: str, count: int, older) -> list[_Found]:
-    """The newest `count` of `events` matching `tsquery`, older than `older`. A first stretch of
-    the timeline, read through the time index with the tsquery as a plain filter, tells how
-    common the words are: common enough, and the one query (the plan PostgreSQL picks for
-    ORDER BY ... LIMIT: the same walk) finds the page in a few thousand rows; rare, and every
-    match comes from the GIN index, materialized so the planner cannot turn it back into the
-    walk, then sorted (a few hundred rows)."""
+def _postgres_newest(scoped, events, indexed, tsquery: str, count: int, older) -> list[_Found]:
+    """The newest `count` of `events` matching `tsquery` (the `indexed` texts without the words
+    left out), older than `older`. A first stretch of the timeline, read through the time index
+    with the tsquery as a plain filter, finds the page when the words are common. Otherwise the
+    planner's own estimate of the words' matches (what the GIN index would read) is weighed
+    against the rows still to walk: walking, the one query (the plan PostgreSQL picks for ORDER
+    BY ... LIMIT: the same walk) finds the page; else every match comes from the GIN index,
+    materialized so the planner cannot turn it back into the walk, then sorted."""
+    words = _tsquery(indexed)
     if older is not None:
         events = events.filter(queries.older_than(*older))
-    matched = events.filter(_tsquery_match(tsquery))
+    # The GIN index serves the words; what is left out is checked on the rows it finds: GIN
+    # evaluates "coffee:* & !you:*" by reading every posting of you* (302 ms of 357).
+    matched = events.filter(_tsquery_match(words))
+    if words != tsquery:
+        matched = matched.filter(_tsquery_unindexed(tsquery))
     edge = _timeline_edge(scoped, older, _POSTGRES_FIRST_WINDOW)
     if edge is None:  # the whole scope is shorter than a stretch
         return _newest(matched, count)
-    # Written so the GIN index cannot serve it: for "you" a bitmap of 424,567 matches, ANDed
-    # with the stretch, cost 10 ms where reading the stretch's 1,024 rows costs one.
-    unindexed = RawSQL(
-        "(search_vector || ''::tsvector) @@ to_tsquery('simple', %s)",
-        [tsquery],
-        output_field=BooleanField(),
-    )
-    found = _newest(events.filter(_at_or_after(*edge)).filter(Q(unindexed)), count)
+    # The stretch through the time index only: with the GIN index too, for "you" a bitmap of
+    # 424,567 matches ANDed with the stretch cost 10 ms where reading its 1,024 rows costs one.
+    stretch = events.filter(_at_or_after(*edge)).filter(_tsquery_unindexed(tsquery))
+    found = _newest(stretch, count)
     if len(found) >= count:
         return found
-    needed = (count - len(found)) * _POSTGRES_FIRST_WINDOW / max(len(found), 0.5)
-    walked = _POSTGRES_FIRST_WINDOW
-    if found and not _index_is_cheaper(scoped, older, edge, walked, len(found), needed):
+    matches = _postgres_estimate(indexed)
+    if found:
+        needed = (count - len(found)) * _POSTGRES_FIRST_WINDOW / len(found)
+    else:  # rarer than one in a stretch, and as rare as the whole cache says
+        needed = count * max(_POSTGRES_FIRST_WINDOW, _cache_rows() / max(matches, 1))
+    if matches * _POSTGRES_INDEX_MATCH_COST >= needed:
         # Again from the newest: bounded by the stretch's edge, the planner took the GIN index
         # for a common phrase ("you the": 146 ms, 0.65 ms without the bound).
         return _newest(matched, count)
-    return found + _materialized_newest(
-        matched.filter(queries.older_than(*edge)), count - len(found)
+    rest = matched.filter(queries.older_than(*edge))
+    return found + _materialized_newest(rest, count - len(found))
+
+
+def _postgres_estimate(indexed: list[Text]) -> float:
+    """How many messages (everyone's) the planner expects the GIN index to find for the words,
+    every word of a phrase apart (the index finds those rows; the phrase is checked on them).
+    From the column's statistics, no row read: "coffee" 6,032 (6,554 are), a rare prefix word a
+    few hundred. PostgreSQL's walk-or-GIN choice already uses it, and for a rare prefix word
+    picked the walk anyway (587 ms for 201 matches)."""
+    parts = [w if t.phrase else f"{w}:*" for t in indexed for w in t.words]
+    with connection.cursor() as cursor:
+        cursor.execute(_ESTIMATE, [" & ".join(parts)])
+        [(plan,)] = cursor.fetchall()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return plan[0]["Plan"]["Plan Rows"]
+
+
+_ESTIMATE = (
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM conversations_dmevent"
+    " WHERE search_vector @@ to_tsquery('simple', %s)"
+)
+
+
+def _tsquery_unindexed(tsquery: str) -> Q:
+    """The tsquery as a filter on rows read some other way: no index matches `(… @@ …) IS TRUE`
+    (as SQLite's unary + on a column)."""
+    matched = RawSQL(
+        "(search_vector @@ to_tsquery('simple', %s)) IS TRUE",
+        [tsquery],
+        output_field=BooleanField(),
     )
+    return Q(matched)
 
 
 def _materialized_newest(events: QuerySet[DmEvent], count: int) -> list[_Found]:
@@ -658,14 +694,18 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
     rest = _fts_joined(_older_unindexed(events, boundary), include)
     if not excluded:
         return found + _texts(rest, count - len(found))
-    rows = _texts(rest)
+    # The matches in growing chunks, each older than the last, until enough are left: reading
+    # every one ("coffee", 6,496 texts) to keep a page cost more than the index itself.
     chunk = 4 * (count - len(found))
-    for start in range(0, len(rows), chunk):
-        kept = _sieve(rows[start : start + chunk], "", excluded)
-        found += [f for f in rows[start : start + chunk] if f.pk in kept]
-        if len(found) >= count:
-            break
-    return found[:count]
+    while True:
+        rows = _newest(rest, chunk)
+        kept = _sieve(rows, "", excluded)
+        found += [f for f in rows if f.pk in kept]
+        if len(found) >= count or len(rows) < chunk:
+            return found[:count]
+        last = rows[-1]
+        rest = _fts_joined(_older_unindexed(events, (last.created_at, last.sort_id)), include)
+        chunk *= 4
 
 
 def _older_unindexed(events: QuerySet[DmEvent], before: tuple[datetime, str]):
@@ -693,9 +733,13 @@ def _texts(events: QuerySet[DmEvent], limit: int | None = None) -> list[_Found]:
 # A match read through the full-text index (then sorted) costs about as much as this many rows
 # read on the walk: each walked row is read from the table for its text (bench/search_bench.py
 # at a million events, SQLite 3.40: "coffee" newest walked 3,300 rows in 186 ms, the index
-# found its 6,496 matches in 227 ms). PostgreSQL's GIN-then-sort is taken to cost the same
-# against its walk (_postgres_newest, through _index_is_cheaper).
+# found its 6,496 matches in 227 ms).
 _INDEX_MATCH_COST = 0.6
+# PostgreSQL's walk reads a row in about a microsecond (the time index in order, the tsvector
+# as a filter: "coffee" newest 3,000 rows in 3.7 ms at 1M events), while each GIN match is a
+# heap page read at random (the 6,554 matches of coffee*: 85 ms): about ten times as dear. With
+# SQLite's 0.6, "coffee -you" went to the GIN index: 333 ms against 40 for the walk.
+_POSTGRES_INDEX_MATCH_COST = 8.0
 
 
 # FTS5's terms with their document counts, over the cache's index, for this connection only.
@@ -740,19 +784,6 @@ _SHORT_WORD = 3
 def _cache_rows() -> int:
     """About how many events the cache holds, every owner's (ids are handed out in order)."""
     return DmEvent.objects.aggregate(newest=Max("pk"))["newest"] or 0
-
-
-def _index_is_cheaper(scoped, older, edge, walked: int, found: int, needed: float) -> bool:
-    """Whether the index would find every older match for less than the `needed` rows still to
-    walk: the matches left are guessed from the share found so far and the rows left, the rows
-    left from the dates (the `walked` rows read so far span from the newest to `edge`)."""
-    newest = _timeline_edge(scoped, older, 1)
-    oldest = next(iter(scoped.order_by("created_at", "sort_id").values_list("created_at")[:1]))
-    read = (newest[0] - edge[0]).total_seconds() if newest else 0
-    if read <= 0:
-        return False
-    rows_left = walked * (edge[0] - oldest[0]).total_seconds() / read
-    return rows_left * found / walked * _INDEX_MATCH_COST < needed
 
 
 def _sieved_batches(events, excluded, count) -> list[_Found]:

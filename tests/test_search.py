@@ -354,6 +354,7 @@ def short_stretches(request, monkeypatch):
     monkeypatch.setattr(search, "_POSTGRES_FIRST_WINDOW", 2)
     cost = {"walk": 1000.0, "index": 0.0}[request.param]
     monkeypatch.setattr(search, "_INDEX_MATCH_COST", cost)
+    monkeypatch.setattr(search, "_POSTGRES_INDEX_MATCH_COST", cost)
 
 
 @pytest.mark.parametrize("q", QUERIES)
@@ -529,3 +530,22 @@ def test_each_stretch_of_the_walk_has_one_lower_date_bound(owner, short_stretche
     # Two (after: and the stretch's end) and SQLite ranged over the looser one: 2.5 s for a rare
     # word with after:2025-01-01 at a million events, reading every row since that day.
     assert stretches and all(sql.count('"created_at" >=') == 1 for sql in stretches)
+
+
+def test_the_messages_after_a_result_are_read_from_it_not_from_the_oldest(owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from conversations import queries
+    from conversations.models import Conversation
+
+    group = Conversation.objects.get(owner=owner, x_id=GROUP)
+    anchor = queries.visible_to(owner).get(x_id="6")
+    with CaptureQueriesContext(connection) as captured:
+        page = queries.events_after(owner, group, anchor)
+    assert [e.x_id for e in page.events] == ["7", "8", "14", "15"]
+    [sql] = [q["sql"] for q in captured.captured_queries if "ASC LIMIT" in q["sql"]]
+    # The anchor as a range an index can start from (created_at >= beside the OR): without it
+    # PostgreSQL read a 100,000-event conversation from its oldest message up to a result
+    # halfway back (470 ms at 1M events, bench/reader_bench.py).
+    assert '"created_at" >=' in sql
