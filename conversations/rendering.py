@@ -17,7 +17,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
-from conversations import read_state
+from conversations import read_state, xids
 from conversations.models import DmEvent, XUser
 
 GROUP_GAP = timedelta(minutes=10)
@@ -319,7 +319,11 @@ def conversation_title(participants: list[XUser], me: str) -> str:
 def _others_in_order(participants: list[XUser], me: str) -> list[XUser]:
     return sorted(
         (p for p in participants if p.x_id != me),
-        key=lambda p: (p.unavailable or not p.name, display_name(p).casefold(), p.x_id.zfill(19)),
+        key=lambda p: (
+            p.unavailable or not p.name,
+            display_name(p).casefold(),
+            xids.sort_id(p.x_id),
+        ),
     )
 
 

@@ -6,7 +6,6 @@ language (search.parse) and selects what the search finds: messages only, never 
 lines. Every queryset starts from the owner's own rows (queries.visible_to, search.matching).
 """
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -14,10 +13,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from conversations import queries, search
+from conversations import queries, search, xids
 from conversations.models import Conversation, DmEvent
-
-_CONVERSATION_ID = re.compile(r"[0-9]{1,19}(-[0-9]{1,19})?")
 
 
 class ScopeError(ValueError):
@@ -43,7 +40,7 @@ class Scope:
         """A scope from what a person typed (form, command line); ScopeError says what's wrong."""
         ids = tuple(dict.fromkeys(c.strip() for c in conversations if c.strip()))
         for x_id in ids:
-            if not _CONVERSATION_ID.fullmatch(x_id):
+            if not xids.is_conversation_id(x_id):
                 raise ScopeError(f"{x_id[:40]} is not a conversation id.")
         scope = cls(ids, _day(after, "after"), _day(before, "before"), query.strip())
         if scope.after and scope.before and scope.after >= scope.before:
