@@ -62,6 +62,14 @@ def sandbox(tmp_path_factory):
 def demo(sandbox, django_db_setup, django_db_blocker, tmp_path_factory) -> Imported:
     """Sign in, sync X's 30 days, download the sandbox's archive and import it on the Import page
     through the worker: the demo, once for the module."""
+    try:
+        yield from _demo(sandbox, django_db_blocker, tmp_path_factory)
+    finally:  # even when the setup failed: what it committed would be seen by every later test
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0)
+
+
+def _demo(sandbox, django_db_blocker, tmp_path_factory):
     work = tmp_path_factory.mktemp("demo")
     media_dir = work / "media-cache"
     with (
@@ -93,9 +101,8 @@ def demo(sandbox, django_db_setup, django_db_blocker, tmp_path_factory) -> Impor
         run_due_tasks()
         job = ImportJob.objects.get(owner=account.user)
         assert job.status == ImportJob.DONE, job.error
+        # The tests run inside these settings.
         yield Imported(account.user, client, account.x_user_id, archive, media_dir, synced)
-    with django_db_blocker.unblock():
-        call_command("flush", interactive=False, verbosity=0)
 
 
 @pytest.fixture

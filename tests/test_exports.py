@@ -27,6 +27,7 @@ from dmreader import housekeeping, leaving
 from dmreader.models import XAccount
 from exports import files, tasks, views
 from exports.models import Export
+from tests.sandbox import Sandbox
 from tests.signin_helpers import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -52,23 +53,35 @@ def media_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    """Its own, with room: the run's shared sandbox may have spent maya's rate limit already."""
+    server = Sandbox(
+        tmp_path_factory.mktemp("exports-sandbox"), XSANDBOX_RATE_LIMIT="100000/900"
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def readers(sandbox, django_db_setup, django_db_blocker, media_cache) -> dict[str, Reader]:
     """maya_reads and jonas_k, signed in and synced once, committed for the module."""
 
-    with (
-        django_db_blocker.unblock(),
-        override_settings(**sandbox.urls, MEDIA_CACHE_DIR=media_cache),
-    ):
-        found = {}
-        for username in ("maya_reads", "jonas_k"):
-            client = Client()
-            sign_in(client, sandbox, username)
-            account = XAccount.objects.get(username=username)
-            assert sync.sync_account(account.user_id).status == SyncState.IDLE
-            found[username] = Reader(account.user, client, account.x_user_id)
-    yield found
-    with django_db_blocker.unblock():
-        call_command("flush", interactive=False, verbosity=0)
+    try:
+        with (
+            django_db_blocker.unblock(),
+            override_settings(**sandbox.urls, MEDIA_CACHE_DIR=media_cache),
+        ):
+            found = {}
+            for username in ("maya_reads", "jonas_k"):
+                client = Client()
+                sign_in(client, sandbox, username)
+                account = XAccount.objects.get(username=username)
+                assert sync.sync_account(account.user_id).status == SyncState.IDLE
+                found[username] = Reader(account.user, client, account.x_user_id)
+        yield found
+    finally:  # even when the setup failed: later tests must not see its rows
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0)
 
 
 @pytest.fixture(autouse=True)

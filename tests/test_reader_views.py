@@ -52,20 +52,22 @@ def readers(sandbox, django_db_setup, django_db_blocker, tmp_path_factory) -> di
     """maya_reads and jonas_k, signed in and synced once (about 4 s), committed for the module and
     flushed after it, as a transactional test would leave the database."""
     media_cache = tmp_path_factory.mktemp("media-cache")
-    with (
-        django_db_blocker.unblock(),
-        override_settings(**sandbox.urls, MEDIA_CACHE_DIR=media_cache),
-    ):
-        found = {}
-        for username in ("maya_reads", "jonas_k"):
-            client = Client()
-            sign_in(client, sandbox, username)
-            account = XAccount.objects.get(username=username)
-            assert sync.sync_account(account.user_id).status == SyncState.IDLE
-            found[username] = Reader(account.user, client, account.x_user_id)
-    yield found
-    with django_db_blocker.unblock():
-        call_command("flush", interactive=False, verbosity=0)
+    try:
+        with (
+            django_db_blocker.unblock(),
+            override_settings(**sandbox.urls, MEDIA_CACHE_DIR=media_cache),
+        ):
+            found = {}
+            for username in ("maya_reads", "jonas_k"):
+                client = Client()
+                sign_in(client, sandbox, username)
+                account = XAccount.objects.get(username=username)
+                assert sync.sync_account(account.user_id).status == SyncState.IDLE
+                found[username] = Reader(account.user, client, account.x_user_id)
+        yield found
+    finally:  # even when the setup failed: later tests must not see its rows
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from conversations.models import (
 from dmreader.models import XAccount
 from exports import views
 from tests import archive_factory as af
+from tests.sandbox import Sandbox
 from tests.signin_helpers import sign_in
 from tests.test_import_views import make_reader, text_of, upload
 
@@ -39,10 +40,29 @@ LONG_AGO = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    """Its own, with room: the run's shared sandbox may have spent maya's rate limit already."""
+    server = Sandbox(
+        tmp_path_factory.mktemp("restore-sandbox"), XSANDBOX_RATE_LIMIT="100000/900"
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def readers(sandbox, django_db_setup, django_db_blocker, tmp_path_factory):
     """maya_reads (synced, with a group from her X archive: a name line, a reaction) and
-    jonas_k, committed for the module."""
+    jonas_k, committed for the module (and flushed after it, even when this setup fails: what it
+    committed would otherwise be seen by every later test)."""
     media_cache = tmp_path_factory.mktemp("restore-media")
+    try:
+        yield from _readers(sandbox, django_db_blocker, tmp_path_factory, media_cache)
+    finally:
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0)
+
+
+def _readers(sandbox, django_db_blocker, tmp_path_factory, media_cache):
     with (
         django_db_blocker.unblock(),
         override_settings(**sandbox.urls, MEDIA_CACHE_DIR=media_cache),
@@ -75,9 +95,7 @@ def readers(sandbox, django_db_setup, django_db_blocker, tmp_path_factory):
         )
         with open_archive(written.path) as archive:
             importing.import_archive(maya.user_id, archive)
-    yield found, media_cache
-    with django_db_blocker.unblock():
-        call_command("flush", interactive=False, verbosity=0)
+        yield found, media_cache  # the tests run inside these settings
 
 
 @pytest.fixture(autouse=True)

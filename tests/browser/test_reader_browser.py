@@ -175,7 +175,7 @@ def test_after_sign_in_the_inbox_fills_and_a_group_reads_well_on_desktop_phone_a
     expect(first.locator(".handle")).to_have_text("@theo_park")
     expect(first.locator(".inbox-when")).to_have_text(re.compile(r"^(just now|\d+ (min|h))$"))
     expect(
-        page.locator(".inbox-row .inbox-title", has_text=re.compile(r" and \d+ others$")).first
+        page.locator(".inbox-row .inbox-title", has_text=re.compile(r" and \d+ others?$")).first
     ).to_be_visible()
     load_images(page)
     screenshot(page, "reader-inbox")
@@ -183,7 +183,7 @@ def test_after_sign_in_the_inbox_fills_and_a_group_reads_well_on_desktop_phone_a
 
     group = richest_group(owner)
     page.locator(f'a.inbox-row[href="/c/{group.x_id}/"]').click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r", .+ and \d+ others"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r", .+ and \d+ others?"))
     for selector in ("a.photo img", "video.video", "a.post-card", "li.system"):
         scroll_until(page, selector)
 
