@@ -453,10 +453,11 @@ def newest_matches(
     Both databases read a first stretch of the timeline, which tells how common the words are,
     then walk on (common words) or ask the full-text index for every match and sort (rare ones).
     PostgreSQL's planner alone walked the time index for a rare prefix word (587 ms for 201
-    matches at a million events): see _postgres_newest. SQLite's FTS5 can only hand over every match in rowid order, which is not date order, and a
-    prefix query ("you"*) merges the whole doclist of every word it covers before the first row
-    (150 ms and more for a common word at a million events, per query and so per row when asked
-    row by row). So on SQLite the words are decided here instead (_sqlite_newest)."""
+    matches at a million events): see _postgres_newest. SQLite's FTS5 can only hand over every
+    match in rowid order, which is not date order, and a prefix query ("you"*) merges the whole
+    doclist of every word it covers before the first row (150 ms and more for a common word at
+    a million events, per query and so per row when asked row by row). So on SQLite the words
+    are decided here instead (_sqlite_newest)."""
     indexed = [t for t in query.include if t.words]
     excluded = [t for t in query.exclude if t.words]
     if connection.vendor == "postgresql" and indexed:
