@@ -449,7 +449,7 @@ def search_messages(request: HttpRequest) -> HttpResponse:
         except search.SearchError as problem:
             context["problem"] = str(problem)
         else:
-            context.update(results=page.results, cursor=page.cursor)
+            context.update(results=page.results, cursor=page.cursor, order_note=page.note)
     more = request.htmx and request.GET.get("cursor")
     template = "search.html#results" if more else "search.html"
     return _varies_on_htmx(render(request, template, context))

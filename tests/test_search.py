@@ -488,6 +488,11 @@ def test_best_match_says_when_it_ranked_only_the_newest_matches(owner, monkeypat
     assert search.run(owner, search.parse("coffee"), order="best").note == ""
     monkeypatch.setattr(search, "BEST_CANDIDATES", 3)
     assert search.run(owner, search.parse("coffee")).note == ""
+    # The results page tells the person, and only for best match.
+    client = _client_for(owner)
+    best = client.get("/search/", {"q": "coffee", "order": "best"}).content.decode()
+    assert "Best match ranks the newest 3 matches; to look further back" in best
+    assert "Best match ranks" not in client.get("/search/", {"q": "coffee"}).content.decode()
 
 
 def test_the_sieve_splits_words_with_the_indexs_own_tokenizer(db):
