@@ -31,13 +31,14 @@
   let joint = null; // the first thing shown before the older page arrived
   document.addEventListener("htmx:beforeSwap", (event) => {
     const target = event.detail.target;
-    if (event.detail.shouldSwap && target.classList.contains("load-older")) {
+    if (event.detail.shouldSwap && target?.classList.contains("load-older")) {
       fromBottom = root.scrollHeight - window.scrollY;
       joint = target.nextElementSibling;
     }
   });
+  // A swap htmx makes while restoring history comes with no target.
   document.addEventListener("htmx:afterSwap", (event) => {
-    if (event.detail.target.id === "thread-pane") {
+    if (event.detail.target?.id === "thread-pane") {
       // A thread opened beside the inbox: at its start, before htmx watches its "load older" row.
       openAtStart();
       return;

@@ -18,6 +18,7 @@ from tests.browser.test_reader_browser import (  # noqa: F401 - fixtures used by
     assert_fits_the_width,
     dialogs,
     maya,
+    script_errors,
     snap,
 )
 from tests.sandbox import Sandbox
@@ -64,6 +65,7 @@ def test_a_row_opens_its_thread_beside_the_inbox_and_back_forward_and_reload_fol
     maya: Page,  # noqa: F811 - the imported fixture
     live_server,
     dialogs,  # noqa: F811
+    script_errors,  # noqa: F811
 ):
     page = maya
     inbox, pane = page.locator(".inbox-pane"), page.locator("#thread-pane")
@@ -176,6 +178,7 @@ def test_a_row_opens_its_thread_beside_the_inbox_and_back_forward_and_reload_fol
     expect(heading).to_have_text(title_of(page, ids[11]))
     expect(row(page, ids[11])).to_be_focused()
     assert dialogs == []
+    assert script_errors == []  # back and forward run no broken handler
 
 
 def test_what_arrived_since_the_last_visit_is_bold_marked_new_and_jump_to_latest_goes_there(

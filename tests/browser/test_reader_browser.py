@@ -44,6 +44,14 @@ def dialogs(page: Page) -> list[str]:
     return seen
 
 
+@pytest.fixture
+def script_errors(page: Page) -> list[str]:
+    """Every exception our pages' scripts throw (a broken handler leaves the page half-working)."""
+    seen: list[str] = []
+    page.on("pageerror", lambda error: seen.append(f"{page.url}: {error}"))
+    return seen
+
+
 def sign_in(page: Page, live_server, sandbox) -> int:
     """maya_reads signs in through the consent page; returns her user id."""
     sandbox.register_redirect_uri(live_server.url + "/auth/callback/")
