@@ -19,6 +19,7 @@ media, posts), and each section is read by a pass of its own.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import zipfile
@@ -237,52 +238,45 @@ class Backup:
 
     # The sections -------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _json(self) -> Iterator[io.BufferedReader]:
+        """The document for one pass over it, counted for the progress bar; what the JSON parser
+        or the ZIP can't read becomes the BackupError the person sees."""
+        try:
+            with self._open() as raw:
+                yield io.BufferedReader(_Counted(raw, self.progress), 256 * 1024)
+        except ijson.JSONError:
+            raise BackupError(
+                f"The backup is damaged or cut short (near byte {self.progress.bytes_read:,} "
+                "of its JSON): make it again, or download it again from DM Reader."
+            ) from None
+        except UnicodeDecodeError:
+            raise BackupError("The backup is not UTF-8 text: it is damaged.") from None
+        except (zipfile.BadZipFile, OSError, EOFError) as error:
+            raise BackupError(f"The backup can't be read from its ZIP ({error}).") from None
+
     def _items(self, section: str, parse: Callable[[Any, str], Any]) -> Iterator[Any]:
         """One section's items, checked, read by a pass of their own over the document."""
-        with self._open() as raw:
-            stream = io.BufferedReader(_Counted(raw, self.progress), 256 * 1024)
-            position = 0
-            try:
-                for item in ijson.items(stream, f"{section}.item", use_float=True):
-                    yield parse(item, f"{section}[{position}]")
-                    position += 1
-            except ijson.JSONError:
-                raise BackupError(
-                    f"The backup is damaged or cut short (near byte {self.progress.bytes_read:,} "
-                    "of its JSON): make it again, or download it again from DM Reader."
-                ) from None
-            except UnicodeDecodeError:
-                raise BackupError("The backup is not UTF-8 text: it is damaged.") from None
-            except (zipfile.BadZipFile, OSError, EOFError) as error:
-                raise BackupError(f"The backup can't be read from its ZIP ({error}).") from None
+        with self._json() as stream:
+            for position, item in enumerate(ijson.items(stream, f"{section}.item", use_float=True)):
+                yield parse(item, f"{section}[{position}]")
 
     def check_shape(self) -> None:
         """A pass over the whole document that builds nothing: it must be one JSON object, whole,
         nested no deeper than DM Reader's exports are. (ijson's item builder slows down with the
         square of the depth: a few hundred KB of "[[[[…" would hold a worker for hours.)"""
-        with self._open() as raw:
-            stream = io.BufferedReader(_Counted(raw, self.progress), 256 * 1024)
-            depth = 0
-            try:
-                for event, _ in ijson.basic_parse(stream):
-                    if event in ("start_map", "start_array"):
-                        depth += 1
-                        if depth > MAX_DEPTH:
-                            raise BackupError(
-                                f"The backup nests its data more than {MAX_DEPTH} levels deep (near "
-                                f"byte {self.progress.bytes_read:,}): it was not made by DM Reader."
-                            )
-                    elif event in ("end_map", "end_array"):
-                        depth -= 1
-            except ijson.JSONError:
-                raise BackupError(
-                    f"The backup is damaged or cut short (near byte {self.progress.bytes_read:,} "
-                    "of its JSON): make it again, or download it again from DM Reader."
-                ) from None
-            except UnicodeDecodeError:
-                raise BackupError("The backup is not UTF-8 text: it is damaged.") from None
-            except (zipfile.BadZipFile, OSError, EOFError) as error:
-                raise BackupError(f"The backup can't be read from its ZIP ({error}).") from None
+        depth = 0
+        with self._json() as stream:
+            for event, _ in ijson.basic_parse(stream):
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise BackupError(
+                            f"The backup nests its data more than {MAX_DEPTH} levels deep (near "
+                            f"byte {self.progress.bytes_read:,}): it was not made by DM Reader."
+                        )
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
 
     def conversations(self) -> Iterator[ConversationData]:
         return self._items("conversations", _conversation)
