@@ -6,10 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
 from django.shortcuts import get_object_or_404
 
-from conversations import xids
+from conversations import rendering, xids
 from conversations.models import (
     Conversation,
     DmEvent,
@@ -101,10 +110,21 @@ def newer_than(created_at, sort_id: str) -> Q:
     )
 
 
+def _body_parts() -> tuple:
+    """What a message's body shows besides the event itself (rendering.render_body)."""
+    return "media", Prefetch("shared_posts", queryset=SharedPost.objects.select_related("author"))
+
+
 def _with_everything(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
-    return events.select_related("sender").prefetch_related(
-        "media", Prefetch("shared_posts", queryset=SharedPost.objects.select_related("author"))
-    )
+    return events.select_related("sender").prefetch_related(*_body_parts())
+
+
+def _with_bodies(rows: list[DmEvent]) -> list[DmEvent]:
+    """A reader's page: each event's body as the store rendered it, so the page reads no media or
+    posts; only a body made by other code (stored before the rendering changed) is made again,
+    from its media and posts read here."""
+    prefetch_related_objects([e for e in rows if not rendering.body_is_current(e)], *_body_parts())
+    return rows
 
 
 def events_before(
@@ -115,7 +135,9 @@ def events_before(
     events = visible_to(owner).filter(conversation=conversation)
     if anchor is not None:
         events = events.filter(older_than(anchor.created_at, anchor.sort_id))
-    rows = list(_with_everything(events).order_by("-created_at", "-sort_id")[: limit + 1])
+    rows = _with_bodies(
+        list(events.select_related("sender").order_by("-created_at", "-sort_id")[: limit + 1])
+    )
     return Page(
         events=rows[:limit][::-1], found_oldest=len(rows) <= limit, found_newest=anchor is None
     )
@@ -132,7 +154,9 @@ def events_after(
         .filter(conversation=conversation)
         .filter(newer_than(anchor.created_at, anchor.sort_id))
     )
-    rows = list(_with_everything(events).order_by("created_at", "sort_id")[: limit + 1])
+    rows = _with_bodies(
+        list(events.select_related("sender").order_by("created_at", "sort_id")[: limit + 1])
+    )
     return Page(events=rows[:limit], found_oldest=False, found_newest=len(rows) <= limit)
 
 

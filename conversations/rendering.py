@@ -5,14 +5,22 @@ Message text is escaped first and only our own markup is added around X's entiti
 message says can inject markup or script; links are added only for http(s) targets.
 """
 
+import functools
 import hashlib
+import importlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from django.utils import timezone
+import django
+from django.conf import settings
+from django.template.loader import get_template, render_to_string
+from django.templatetags.static import static
+from django.urls import get_script_prefix
+from django.utils import dateformat, timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
@@ -123,6 +131,54 @@ def message_html(event: DmEvent, hidden_posts: set[str] | None = None) -> SafeSt
     return mark_safe("".join(parts).strip())  # noqa: S308 - every piece is escaped or format_html
 
 
+# The message body ----------------------------------------------------------------------------
+
+BODY_TEMPLATE = "reader/message_body.html"
+# Everything a stored body is made from: when any of it changes, the bodies made before it are
+# rendered again (on read until `manage.py renderbodies` has stored them anew).
+_BODY_MODULES = (
+    "conversations.rendering",
+    "conversations.linkcards",
+    "conversations.urls",
+    "conversations.templatetags.dm",
+    "conversations.templatetags.reader_media",
+)
+_BODY_TEMPLATES = (BODY_TEMPLATE, "reader/link_cards.html")
+
+
+@functools.cache
+def body_version() -> str:
+    """A digest of the code, templates and settings a stored body comes from (DmEvent.body_version).
+    Computed, not a number to bump by hand: a change nobody remembered to bump would leave every
+    cached message showing what the old code made."""
+    hashed = hashlib.sha256(django.get_version().encode())
+    for name in _BODY_MODULES:
+        hashed.update(Path(importlib.import_module(name).__file__).read_bytes())
+    for name in _BODY_TEMPLATES:
+        hashed.update(Path(get_template(name).origin.name).read_bytes())
+    # Post cards' dates are local; a post without its author shows the default picture.
+    hashed.update(f"{settings.TIME_ZONE}|{static('img/avatar.svg')}|{get_script_prefix()}".encode())
+    return hashed.hexdigest()[:16]
+
+
+def render_body(event: DmEvent) -> str:
+    """The message's body as BODY_TEMPLATE makes it (its media and shared posts with their
+    authors prefetched)."""
+    return render_to_string(BODY_TEMPLATE, {"event": event}).strip()
+
+
+def body_is_current(event: DmEvent) -> bool:
+    return event.body_version == body_version()
+
+
+def message_body(event: DmEvent) -> SafeString:
+    """The body the store kept, or, if other code made it, the body rendered now."""
+    if body_is_current(event):
+        # Made by render_body: Django's autoescaping template, kept as it rendered.
+        return mark_safe(event.body_html)  # noqa: S308
+    return mark_safe(render_body(event))  # noqa: S308 - render_to_string's output
+
+
 def plain_text(text: str, entities: object, hidden_posts: set[str] | None = None) -> str:
     """Text with its links as they are shown (display URLs, not raw t.co) and without the links
     its attachments and post cards stand for; not escaped (the template does that). For places
@@ -199,7 +255,7 @@ class Block:
     system line (someone joined or left)."""
 
     kind: str  # "day", "messages", "system", "new" (the line before what is new since last time)
-    label: str = ""
+    label: str = ""  # for a run of messages, what each says it is to a screen reader
     sender: XUser | None = None
     sender_x_id: str = ""
     mine: bool = False
@@ -260,7 +316,30 @@ def timeline(
     for block in blocks:
         if block.kind == "messages":
             block.timed = _timed(block.events)
+            block.label = (
+                "Your message"
+                if block.mine
+                else f"Message from {display_name(block.sender, block.sender_x_id)}"
+            )
+            for event in block.events:
+                event.shown_time = message_time(event) if event.x_id in block.timed else None
     return blocks
+
+
+@dataclass(frozen=True)
+class MessageTime:
+    """A message's time as the thread shows it: "14:05", the full date on hover and focus."""
+
+    iso: str
+    full: str
+    short: str
+
+
+def message_time(event: DmEvent) -> MessageTime:
+    local = timezone.localtime(event.created_at)
+    return MessageTime(
+        local.isoformat(), dateformat.format(local, "l j F Y, H:i"), f"{local:%H:%M}"
+    )
 
 
 def _timed(run: list[DmEvent]) -> set[str]:

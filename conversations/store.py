@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import DataError, IntegrityError, connection, models, transaction
+from django.db.models import Prefetch
 
-from conversations import search, xids
+from conversations import rendering, search, xids
 from conversations.models import (
     Conversation,
     DmEvent,
@@ -112,8 +113,9 @@ def store_events(
 def store_users(owner_id: int, users: Iterable[UserData], gone: Iterable[str] = ()) -> None:
     """People X described on their own (GET /2/users?ids=), and the ids it reported missing."""
     with transaction.atomic():
-        found = _store_users(owner_id, list(users))
+        found, renamed = _store_users(owner_id, list(users))
         _mark_unavailable_users(owner_id, set(gone), found)
+        _render_bodies(owner_id, _events_showing(authors=renamed))
 
 
 def note_archive_files(owner_id: int, files: dict[str, str]) -> None:
@@ -203,11 +205,14 @@ class _Batch:
 
 
 def _store(owner_id: int, batch: _Batch) -> Stored:
-    users = _store_users(owner_id, batch.users)
+    users, renamed = _store_users(owner_id, batch.users)
     _mark_unavailable_users(owner_id, batch.gone_users, users)
-    media = _store_media(owner_id, batch.media)
-    posts = _store_posts(owner_id, batch.posts, users)
+    media, changed_media = _store_media(owner_id, batch.media)
+    posts, changed_posts = _store_posts(owner_id, batch.posts, users)
     _mark_unavailable_posts(owner_id, batch.gone_posts, posts)
+    # Messages cached before that show what just changed (a photo's alt text, a post's text, its
+    # author's name) are rendered again.
+    _render_bodies(owner_id, _events_showing(changed_media, changed_posts, renamed))
 
     ids = [e.id for e in batch.events]
     existing = set(
@@ -225,6 +230,7 @@ def _store(owner_id: int, batch: _Batch) -> Stored:
     DmEvent.objects.bulk_create(rows.values())
     UnstoredEvent.objects.filter(owner_id=owner_id, x_id__in=list(fresh)).delete()
     _link(owner_id, fresh.values(), rows, media, posts)
+    _render_bodies(owner_id, [row.pk for row in rows.values()])
     _update_conversations(conversations, fresh.values(), rows, users)
     return Stored(new=len(fresh), oldest=min(e.created_at for e in fresh.values()))
 
@@ -329,16 +335,18 @@ _USER_TEXT = (
 )
 
 
-def _store_users(owner_id: int, found: list[UserData]) -> dict[str, XUser]:
-    """Upsert includes.users: newer data wins, fields X left out keep what we knew."""
+def _store_users(owner_id: int, found: list[UserData]) -> tuple[dict[str, XUser], list[int]]:
+    """Upsert includes.users: newer data wins, fields X left out keep what we knew. Also returns
+    the ids of the rows whose name or username changed (message bodies show them)."""
     by_id = {u.id: u for u in found}
     users = {u.x_id: u for u in XUser.objects.filter(owner_id=owner_id, x_id__in=by_id)}
-    created, updated = [], []
+    created, updated, renamed = [], [], []
     for x_id, data in by_id.items():
         raw = storable_json(data.raw)
         user = users.get(x_id) or XUser(owner_id=owner_id, x_id=x_id)
         if user.pk and not user.unavailable and _unchanged(user.raw, raw):
             continue  # most pages repeat the same people: skip rewriting them
+        named = (user.name, user.username)
         for column in _USER_TEXT:
             value = getattr(data, column)
             if value is not None:
@@ -352,6 +360,8 @@ def _store_users(owner_id: int, found: list[UserData]) -> dict[str, XUser]:
         user.unavailable = False
         user.raw = {**user.raw, **raw}
         (updated if user.pk else created).append(user)
+        if user.pk and (user.name, user.username) != named:
+            renamed.append(user.pk)
         users[x_id] = user
     XUser.objects.bulk_create(created)
     if updated:
@@ -360,7 +370,7 @@ def _store_users(owner_id: int, found: list[UserData]) -> dict[str, XUser]:
             [*_USER_TEXT, "protected", "verified", "public_metrics", "created_at", "unavailable",
              "raw", "updated_at"],
         )  # fmt: skip
-    return users
+    return users, renamed
 
 
 def _unchanged(stored: dict, raw: dict) -> bool:
@@ -381,7 +391,7 @@ def _mark_unavailable_users(owner_id: int, gone: set[str], users: dict[str, XUse
         XUser.objects.filter(owner_id=owner_id, x_id__in=gone).update(unavailable=True)
 
 
-def _store_media(owner_id: int, found: list[MediaData]) -> dict[str, Media]:
+def _store_media(owner_id: int, found: list[MediaData]) -> tuple[dict[str, Media], list[int]]:
     by_key = {m.media_key: m for m in found}
     media = {m.media_key: m for m in Media.objects.filter(owner_id=owner_id, media_key__in=by_key)}
     created, updated = [], []
@@ -411,12 +421,12 @@ def _store_media(owner_id: int, found: list[MediaData]) -> dict[str, Media]:
             ["type", "url", "preview_image_url", "alt_text", "width", "height", "duration_ms",
              "variants", "public_metrics", "raw"],
         )  # fmt: skip
-    return media
+    return media, [item.pk for item in updated]
 
 
 def _store_posts(
     owner_id: int, found: list[PostData], users: dict[str, XUser]
-) -> dict[str, SharedPost]:
+) -> tuple[dict[str, SharedPost], list[int]]:
     by_id = {p.id: p for p in found}
     posts = {p.x_id: p for p in SharedPost.objects.filter(owner_id=owner_id, x_id__in=by_id)}
     authors = {p.author_id for p in by_id.values()} - users.keys() - {""}
@@ -448,7 +458,7 @@ def _store_posts(
             ["author_x_id", "author", "text", "created_at", "lang", "entities",
              "referenced_tweets", "public_metrics", "unavailable", "raw"],
         )  # fmt: skip
-    return posts
+    return posts, [post.pk for post in updated]
 
 
 def _mark_unavailable_posts(owner_id: int, gone: set[str], posts: dict[str, SharedPost]) -> None:
@@ -542,6 +552,60 @@ def _link(
         ]
     DmEvent.media.through.objects.bulk_create(media_links, ignore_conflicts=True)
     DmEvent.shared_posts.through.objects.bulk_create(post_links, ignore_conflicts=True)
+
+
+def _events_showing(media=(), posts=(), authors=()) -> set[int]:
+    """The events whose body shows any of these media, shared posts or posts' authors (pks)."""
+    found: set[int] = set()
+    if media:
+        links = DmEvent.media.through.objects.filter(media_id__in=list(media))
+        found.update(links.values_list("dmevent_id", flat=True))
+    post_links = DmEvent.shared_posts.through.objects
+    if posts:
+        found.update(
+            post_links.filter(sharedpost_id__in=list(posts)).values_list("dmevent_id", flat=True)
+        )
+    if authors:
+        by_author = post_links.filter(sharedpost__author_id__in=list(authors))
+        found.update(by_author.values_list("dmevent_id", flat=True))
+    return found
+
+
+_RENDER_BATCH = 500
+
+
+def _render_bodies(owner_id: int, event_pks: Iterable[int]) -> None:
+    """Render and keep these events' bodies (rendering.render_body), as a reader page serves them."""
+    pks = sorted(event_pks)
+    version = rendering.body_version()
+    for start in range(0, len(pks), _RENDER_BATCH):
+        rows = list(
+            DmEvent.objects.filter(owner_id=owner_id, pk__in=pks[start : start + _RENDER_BATCH])
+            .only("pk", "x_id", "text", "entities")
+            .prefetch_related(
+                "media",
+                Prefetch("shared_posts", queryset=SharedPost.objects.select_related("author")),
+            )
+        )
+        for row in rows:
+            row.body_html, row.body_version = rendering.render_body(row), version
+        DmEvent.objects.bulk_update(rows, ["body_html", "body_version"])
+
+
+def render_stale_bodies(owner_id: int | None = None, batch: int = 2000) -> int:
+    """Render again every body other code made (after the rendering changed); how many."""
+    rows = DmEvent.objects.exclude(body_version=rendering.body_version())
+    if owner_id is not None:
+        rows = rows.filter(owner_id=owner_id)
+    done, last = 0, 0
+    while chunk := list(
+        rows.filter(pk__gt=last).order_by("pk").values_list("owner_id", "pk")[:batch]
+    ):
+        with transaction.atomic():
+            for owner in {o for o, _ in chunk}:
+                _render_bodies(owner, [pk for o, pk in chunk if o == owner])
+        done, last = done + len(chunk), chunk[-1][1]
+    return done
 
 
 def _cached(model, owner_id: int, key: str, values: set[str]) -> dict:

@@ -17,6 +17,7 @@ from conversations import (
     gaps,
     media,
     queries,
+    reactions,
     read_state,
     rendering,
     schedule,
@@ -264,6 +265,7 @@ def _conversation_context(
     for event in reading.page.events:
         if event.sender is not None:
             people.setdefault(event.sender_x_id, event.sender)
+    reactions.show(reading.page.events, {p.x_id: p for p in participants}, me)
     context = {
         "conversation": convo,
         "title": rendering.title(convo, me),

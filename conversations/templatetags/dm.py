@@ -15,6 +15,12 @@ def dm_text(event) -> SafeString:
     return rendering.message_html(event, {p.x_id for p in event.shared_posts.all()})
 
 
+@register.filter
+def message_body(event) -> SafeString:
+    """The message as the reader shows it (templates/reader/message_body.html), as stored."""
+    return rendering.message_body(event)
+
+
 @register.simple_tag
 def system_text(event, participants) -> str:
     """ "@ana added @ben", "@cy left": a join or leave, named from the conversation's people."""
