@@ -164,6 +164,8 @@ class DmEvent(models.Model):
     # served as it is: Zulip's rendered_content. `body_version` names the rendering code that
     # made it (rendering.body_version()); a body made by other code is rendered again on read.
     body_html = models.TextField(blank=True, editable=False)
+    # Its line in the inbox, made with it: "Photo", "Post" and the text as one plain line.
+    preview_html = models.TextField(blank=True, editable=False)
     body_version = models.CharField(max_length=16, blank=True, editable=False)
     cached_at = models.DateTimeField(auto_now_add=True)
 

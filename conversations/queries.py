@@ -70,19 +70,45 @@ def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySe
         )
     return (
         conversations.select_related("last_event", "last_event__sender")
-        .prefetch_related(
-            Prefetch("participants", queryset=XUser.objects.order_by("name", "x_id")),
-            Prefetch("last_event__media", queryset=Media.objects.only("pk", "type")),
-            Prefetch("last_event__shared_posts", queryset=SharedPost.objects.only("pk", "x_id")),
+        .defer(
+            *_unshown("last_event__", EVENT_UNSHOWN),
+            *_unshown("last_event__sender__", PERSON_UNSHOWN),
         )
+        .prefetch_related(Prefetch("participants", queryset=people().order_by("name", "x_id")))
         .order_by("-last_event_at", "-pk")
     )
+
+
+def inbox_page(owner: AbstractBaseUser, after: Conversation | None = None) -> list[Conversation]:
+    """A page of the inbox, and one more row (whether there is a next page). Its last messages'
+    lines are the ones the store kept; only one other code made reads its media and posts."""
+    page = list(inbox(owner, after)[: INBOX_PAGE + 1])
+    stale = [c.last_event for c in page if not rendering.body_is_current(c.last_event)]
+    prefetch_related_objects(stale, *_body_parts())
+    return page
+
+
+# Columns no reader page shows, left unread: an event's folded text and X's JSON as sent; a
+# person's profile text and JSON.
+EVENT_UNSHOWN = ("search_text", "raw")
+PERSON_UNSHOWN = ("description", "public_metrics", "raw", "location", "url")
+
+
+def _unshown(prefix: str, names: tuple[str, ...]) -> list[str]:
+    return [prefix + name for name in names]
+
+
+def people() -> QuerySet[XUser]:
+    """People as pages show them: names, handles, ids."""
+    return XUser.objects.defer(*PERSON_UNSHOWN)
 
 
 def conversation(owner: AbstractBaseUser, x_id: str) -> Conversation:
     """The owner's conversation, or 404: another account's id is as unknown as a made-up one."""
     return get_object_or_404(
-        Conversation.objects.prefetch_related("participants"), owner=owner, x_id=x_id
+        Conversation.objects.prefetch_related(Prefetch("participants", queryset=people())),
+        owner=owner,
+        x_id=x_id,
     )
 
 
@@ -119,6 +145,14 @@ def _with_everything(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
     return events.select_related("sender").prefetch_related(*_body_parts())
 
 
+def _page_of(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
+    """Events as a reader's page reads them: with their senders, without what it never shows
+    (X's JSON is kept: reactions come from it)."""
+    return events.select_related("sender").defer(
+        "search_text", *_unshown("sender__", PERSON_UNSHOWN)
+    )
+
+
 def _with_bodies(rows: list[DmEvent]) -> list[DmEvent]:
     """A reader's page: each event's body as the store rendered it, so the page reads no media or
     posts; only a body made by other code (stored before the rendering changed) is made again,
@@ -135,9 +169,7 @@ def events_before(
     events = visible_to(owner).filter(conversation=conversation)
     if anchor is not None:
         events = events.filter(older_than(anchor.created_at, anchor.sort_id))
-    rows = _with_bodies(
-        list(events.select_related("sender").order_by("-created_at", "-sort_id")[: limit + 1])
-    )
+    rows = _with_bodies(list(_page_of(events).order_by("-created_at", "-sort_id")[: limit + 1]))
     return Page(
         events=rows[:limit][::-1], found_oldest=len(rows) <= limit, found_newest=anchor is None
     )
@@ -154,9 +186,7 @@ def events_after(
         .filter(conversation=conversation)
         .filter(newer_than(anchor.created_at, anchor.sort_id))
     )
-    rows = _with_bodies(
-        list(events.select_related("sender").order_by("created_at", "sort_id")[: limit + 1])
-    )
+    rows = _with_bodies(list(_page_of(events).order_by("created_at", "sort_id")[: limit + 1]))
     return Page(events=rows[:limit], found_oldest=False, found_newest=len(rows) <= limit)
 
 

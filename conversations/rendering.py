@@ -134,6 +134,7 @@ def message_html(event: DmEvent, hidden_posts: set[str] | None = None) -> SafeSt
 # The message body ----------------------------------------------------------------------------
 
 BODY_TEMPLATE = "reader/message_body.html"
+PREVIEW_TEMPLATE = "reader/message_preview.html"
 # Everything a stored body is made from: when any of it changes, the bodies made before it are
 # rendered again (on read until `manage.py renderbodies` has stored them anew).
 _BODY_MODULES = (
@@ -143,7 +144,7 @@ _BODY_MODULES = (
     "conversations.templatetags.dm",
     "conversations.templatetags.reader_media",
 )
-_BODY_TEMPLATES = (BODY_TEMPLATE, "reader/link_cards.html")
+_BODY_TEMPLATES = (BODY_TEMPLATE, PREVIEW_TEMPLATE, "reader/link_cards.html")
 
 
 @functools.cache
@@ -167,6 +168,11 @@ def render_body(event: DmEvent) -> str:
     return render_to_string(BODY_TEMPLATE, {"event": event}).strip()
 
 
+def render_preview(event: DmEvent) -> str:
+    """The message's line in the inbox (its media and shared posts prefetched)."""
+    return render_to_string(PREVIEW_TEMPLATE, {"event": event}).strip()
+
+
 def body_is_current(event: DmEvent) -> bool:
     return event.body_version == body_version()
 
@@ -177,6 +183,13 @@ def message_body(event: DmEvent) -> SafeString:
         # Made by render_body: Django's autoescaping template, kept as it rendered.
         return mark_safe(event.body_html)  # noqa: S308
     return mark_safe(render_body(event))  # noqa: S308 - render_to_string's output
+
+
+def message_preview(event: DmEvent) -> SafeString:
+    """The inbox line the store kept with the body, or made now (as message_body)."""
+    if body_is_current(event):
+        return mark_safe(event.preview_html)  # noqa: S308 - made by render_preview
+    return mark_safe(render_preview(event))  # noqa: S308 - render_to_string's output
 
 
 def plain_text(text: str, entities: object, hidden_posts: set[str] | None = None) -> str:

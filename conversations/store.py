@@ -575,7 +575,8 @@ _RENDER_BATCH = 500
 
 
 def _render_bodies(owner_id: int, event_pks: Iterable[int]) -> None:
-    """Render and keep these events' bodies (rendering.render_body), as a reader page serves them."""
+    """Render and keep these events' bodies and inbox lines (rendering.render_body and
+    render_preview), as the reader's pages serve them."""
     pks = sorted(event_pks)
     version = rendering.body_version()
     for start in range(0, len(pks), _RENDER_BATCH):
@@ -588,8 +589,12 @@ def _render_bodies(owner_id: int, event_pks: Iterable[int]) -> None:
             )
         )
         for row in rows:
-            row.body_html, row.body_version = rendering.render_body(row), version
-        DmEvent.objects.bulk_update(rows, ["body_html", "body_version"])
+            row.body_html, row.preview_html = (
+                rendering.render_body(row),
+                rendering.render_preview(row),
+            )
+            row.body_version = version
+        DmEvent.objects.bulk_update(rows, ["body_html", "preview_html", "body_version"])
 
 
 def render_stale_bodies(owner_id: int | None = None, batch: int = 2000) -> int:

@@ -102,7 +102,7 @@ def _fragment(request: HttpRequest) -> bool:
 
 
 def _inbox_rows(request: HttpRequest, *, after: Conversation | None = None) -> dict:
-    page = list(queries.inbox(request.user, after=after)[: queries.INBOX_PAGE + 1])
+    page = queries.inbox_page(request.user, after=after)
     rows = [rendering.inbox_row(c, _me(request)) for c in page[: queries.INBOX_PAGE]]
     more = rows[-1]["conversation"].x_id if len(page) > queries.INBOX_PAGE else ""
     return {"rows": rows, "more": more}

@@ -60,7 +60,7 @@ PAGE = {
                 "urls": [
                     {
                         "start": 13,
-                        "end": 29,
+                        "end": 30,
                         "url": "https://t.co/kite",
                         "expanded_url": "https://x.com/ana/status/555",
                         "display_url": "x.com/ana/status/555",
@@ -103,6 +103,11 @@ def articles(page: str) -> list[str]:
     return re.findall(r"<article .*?</article>", page, re.DOTALL)
 
 
+def inbox_lines(client) -> list[str]:
+    page = client.get("/").content.decode()
+    return re.findall(r'<span class="inbox-preview">(.*?)</span>\s*</span>', page, re.DOTALL)
+
+
 def test_the_store_keeps_each_body_and_the_page_shows_it(reader):
     owner, client = reader
     kept = DmEvent.objects.get(owner=owner, x_id="11")
@@ -120,11 +125,14 @@ def test_a_body_other_code_made_reads_the_same_and_the_command_renders_it_again(
     owner, client = reader
     thread(client)  # the first read moves the read mark: a write the others don't make
     stored, stored_queries = thread(client)
+    lines = inbox_lines(client)
+    assert len(lines) == 1 and "<bdi>and a plain one</bdi>" in lines[0]
     # As after an upgrade that changed the rendering: the kept bodies are another version's.
     DmEvent.objects.filter(owner=owner).update(body_html="stale", body_version="older")
     again, again_queries = thread(client)
     assert articles(again) == articles(stored) and len(articles(stored)) == 2
     assert "stale" not in again
+    assert inbox_lines(client) == lines
     assert again_queries == stored_queries + 2  # the stale messages' media and posts, read
     call_command("renderbodies", stdout=(out := __import__("io").StringIO()))
     assert out.getvalue().strip() == "2 messages rendered again."
@@ -149,6 +157,15 @@ def test_what_a_later_page_changes_shows_in_messages_cached_before(reader):
     assert 'alt="a red kite over the sea"' in page
     assert "the kite festival moved to Sunday" in page
     assert messages(page) == ["11", "12", "13"]
+
+
+def test_the_inbox_line_is_kept_with_the_body_and_says_what_the_message_carries(reader):
+    owner, _ = reader
+    kept = DmEvent.objects.get(owner=owner, x_id="11")
+    assert kept.preview_html == (
+        '<span class="marker">Photo</span> <span class="marker">Post</span> '
+        "<bdi>look at this &lt;b&gt;bold?&lt;/b&gt;</bdi>"
+    )
 
 
 def test_a_renamed_author_shows_in_the_post_cards_of_older_messages(reader):

@@ -225,9 +225,9 @@ def test_the_thread_pane_is_the_thread_alone_and_costs_the_thread_not_the_inbox(
     assert {"HX-Request", "HX-Target", "HX-History-Restore-Request"} <= {
         v.strip() for v in pane["Vary"].split(",")
     }
-    # The whole page costs the inbox's rows, their participants, media and posts, the sync state
-    # and the inbox's gaps on top: two panes do not double the queries of a navigation.
-    with django_assert_num_queries(10 + 6):
+    # The whole page costs the inbox's rows, their participants, the sync state and the inbox's
+    # gaps on top: two panes do not double the queries of a navigation.
+    with django_assert_num_queries(10 + 4):
         maya.get(f"/c/{WITH_ANA}/")
 
 

@@ -1,4 +1,5 @@
-"""Each message's body as the reader shows it, rendered by the store (issue 13; DmEvent.body_html).
+"""Each message's body and inbox preview as the reader shows them, rendered by the store (issue 13;
+DmEvent.body_html).
 
 Both columns are added with ALTER TABLE ... ADD COLUMN and a database default of "", not by
 Django's AddField: on SQLite that would copy the whole table into a new one (a million events: a
@@ -8,7 +9,7 @@ here; a page renders an empty one as it reads it, and `manage.py renderbodies` k
 
 from django.db import migrations, models
 
-COLUMNS = {"body_html": "text", "body_version": "varchar(16)"}
+COLUMNS = {"body_html": "text", "preview_html": "text", "body_version": "varchar(16)"}
 
 
 def add_columns(apps, schema_editor):
@@ -35,6 +36,11 @@ class Migration(migrations.Migration):
                 migrations.AddField(
                     model_name="dmevent",
                     name="body_html",
+                    field=models.TextField(blank=True, editable=False),
+                ),
+                migrations.AddField(
+                    model_name="dmevent",
+                    name="preview_html",
                     field=models.TextField(blank=True, editable=False),
                 ),
                 migrations.AddField(

@@ -21,6 +21,12 @@ def message_body(event) -> SafeString:
     return rendering.message_body(event)
 
 
+@register.filter
+def message_preview(event) -> SafeString:
+    """The message's line in the inbox (templates/reader/message_preview.html), as stored."""
+    return rendering.message_preview(event)
+
+
 @register.simple_tag
 def system_text(event, participants) -> str:
     """ "@ana added @ben", "@cy left": a join or leave, named from the conversation's people."""
