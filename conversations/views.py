@@ -103,7 +103,8 @@ def _fragment(request: HttpRequest) -> bool:
 
 def _inbox_rows(request: HttpRequest, *, after: Conversation | None = None) -> dict:
     page = queries.inbox_page(request.user, after=after)
-    rows = [rendering.inbox_row(c, _me(request)) for c in page[: queries.INBOX_PAGE]]
+    me = _me(request)
+    rows = [rendering.inbox_row(c, me) for c in page[: queries.INBOX_PAGE]]
     more = rows[-1]["conversation"].x_id if len(page) > queries.INBOX_PAGE else ""
     return {"rows": rows, "more": more}
 
