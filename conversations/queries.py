@@ -71,8 +71,8 @@ def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySe
     return (
         conversations.select_related("last_event", "last_event__sender")
         .defer(
-            *_unshown("last_event__", EVENT_UNSHOWN),
-            *_unshown("last_event__sender__", PERSON_UNSHOWN),
+            *(f"last_event__{name}" for name in (*EVENT_UNSHOWN, *INBOX_UNSHOWN)),
+            *_person_unshown("last_event__sender__"),
         )
         .prefetch_related(Prefetch("participants", queryset=people().order_by("name", "x_id")))
         .order_by("-last_event_at", "-pk")
@@ -83,24 +83,31 @@ def inbox_page(owner: AbstractBaseUser, after: Conversation | None = None) -> li
     """A page of the inbox, and one more row (whether there is a next page). Its last messages'
     lines are the ones the store kept; only one other code made reads its media and posts."""
     page = list(inbox(owner, after)[: INBOX_PAGE + 1])
-    stale = [c.last_event for c in page if not rendering.body_is_current(c.last_event)]
-    prefetch_related_objects(stale, *_body_parts())
+    stale = {c.last_event_id: c for c in page if not rendering.body_is_current(c.last_event)}
+    if stale:
+        for event in _with_everything(DmEvent.objects.filter(pk__in=stale)):
+            stale[event.pk].last_event = event
     return page
 
 
-# Columns no reader page shows, left unread: an event's folded text and X's JSON as sent; a
-# person's profile text and JSON.
+# The inbox shows a message by the line the store kept (preview_html): not its body or text.
+INBOX_UNSHOWN = ("body_html", "text", "entities")
+
+
+# What reader pages show of a person: a name, a handle, an id, whether X still has them (their
+# picture is a URL of its own, views.avatar). The rest (a profile's text, X's JSON) is left unread.
+PERSON_SHOWN = ("id", "x_id", "username", "name", "unavailable")
+# What no reader page shows of an event: its folded text for search and X's JSON as sent.
 EVENT_UNSHOWN = ("search_text", "raw")
-PERSON_UNSHOWN = ("description", "public_metrics", "raw", "location", "url")
 
 
-def _unshown(prefix: str, names: tuple[str, ...]) -> list[str]:
-    return [prefix + name for name in names]
+def _person_unshown(prefix: str) -> list[str]:
+    return [prefix + f.name for f in XUser._meta.concrete_fields if f.name not in PERSON_SHOWN]
 
 
 def people() -> QuerySet[XUser]:
-    """People as pages show them: names, handles, ids."""
-    return XUser.objects.defer(*PERSON_UNSHOWN)
+    """People as reader pages show them."""
+    return XUser.objects.only(*PERSON_SHOWN)
 
 
 def conversation(owner: AbstractBaseUser, x_id: str) -> Conversation:
@@ -148,9 +155,7 @@ def _with_everything(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
 def _page_of(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
     """Events as a reader's page reads them: with their senders, without what it never shows
     (X's JSON is kept: reactions come from it)."""
-    return events.select_related("sender").defer(
-        "search_text", *_unshown("sender__", PERSON_UNSHOWN)
-    )
+    return events.select_related("sender").defer("search_text", *_person_unshown("sender__"))
 
 
 def _with_bodies(rows: list[DmEvent]) -> list[DmEvent]:
