@@ -74,7 +74,6 @@ def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySe
             *(f"last_event__{name}" for name in (*EVENT_UNSHOWN, *INBOX_UNSHOWN)),
             *_person_unshown("last_event__sender__"),
         )
-        .prefetch_related(Prefetch("participants", queryset=people().order_by("name", "x_id")))
         .order_by("-last_event_at", "-pk")
     )
 
@@ -82,7 +81,7 @@ def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySe
 def inbox_page(owner: AbstractBaseUser, after: Conversation | None = None) -> list[Conversation]:
     """A page of the inbox, and one more row (whether there is a next page). Its last messages'
     lines are the ones the store kept; only one other code made reads its media and posts."""
-    page = list(inbox(owner, after)[: INBOX_PAGE + 1])
+    page = with_participants(list(inbox(owner, after)[: INBOX_PAGE + 1]))
     stale = {c.last_event_id: c for c in page if not rendering.body_is_current(c.last_event)}
     if stale:
         for event in _with_everything(DmEvent.objects.filter(pk__in=stale)):
@@ -105,18 +104,69 @@ def _person_unshown(prefix: str) -> list[str]:
     return [prefix + f.name for f in XUser._meta.concrete_fields if f.name not in PERSON_SHOWN]
 
 
-def people() -> QuerySet[XUser]:
-    """People as reader pages show them."""
-    return XUser.objects.only(*PERSON_SHOWN)
+# Related rows in bulk ---------------------------------------------------------------------------
+# prefetch_related builds a related manager and a filtered queryset for every object and relation:
+# most of a page's Python time once its SQL was fast (bench/search_bench.py, reader_bench.py).
+
+
+def participants_of(conversation_ids) -> dict[int, list[XUser]]:
+    """{conversation pk: its people as pages show them}, from one query over the through table."""
+    through = Conversation.participants.through.objects
+    return related_rows(
+        through.filter(conversation_id__in=list(conversation_ids)),
+        "conversation_id",
+        "xuser",
+        XUser,
+        PERSON_SHOWN,
+    )
+
+
+def with_participants(conversations: list[Conversation]) -> list[Conversation]:
+    """The conversations, each with its people where `conversation.participants.all()` finds
+    them (rendering.title and the rest read them there)."""
+    people = participants_of(c.pk for c in conversations)
+    for conversation in conversations:
+        set_prefetched(conversation, "participants", XUser, people[conversation.pk])
+    return conversations
+
+
+def related_rows(through: QuerySet, owner_key: str, target: str, model, fields: list[str]):
+    """{owner key: [model instances with only `fields` loaded]}, from one query over a through
+    table, in the order the rows were linked."""
+    wanted = {"id", *fields}
+    # Model.from_db takes the loaded values in the model's field order, the rest deferred.
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in wanted]
+    # Sorted here: an ORDER BY on the through table's key could make it the plan's index.
+    rows = sorted(through.values_list("pk", owner_key, *[f"{target}__{n}" for n in names]))
+    found: dict[int, list] = {}
+    for _, key, *values in rows:
+        found.setdefault(key, []).append(model.from_db(through.db, names, values))
+    return _Missing(found)
+
+
+class _Missing(dict):
+    def __missing__(self, key):
+        return []
+
+
+def set_prefetched(instance, name: str, model, objects: list) -> None:
+    """What prefetch_related leaves for `instance.<name>.all()`: a queryset already evaluated.
+    Its query matches nothing, so were anything to filter it again it would find nothing rather
+    than rows of someone else's."""
+    if model not in _EMPTY_QUERIES:
+        _EMPTY_QUERIES[model] = model._default_manager.none().query
+    evaluated = QuerySet(model=model, query=_EMPTY_QUERIES[model])
+    evaluated._result_cache = objects
+    evaluated._prefetch_done = True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = evaluated
+
+
+_EMPTY_QUERIES: dict = {}
 
 
 def conversation(owner: AbstractBaseUser, x_id: str) -> Conversation:
     """The owner's conversation, or 404: another account's id is as unknown as a made-up one."""
-    return get_object_or_404(
-        Conversation.objects.prefetch_related(Prefetch("participants", queryset=people())),
-        owner=owner,
-        x_id=x_id,
-    )
+    return with_participants([get_object_or_404(Conversation, owner=owner, x_id=x_id)])[0]
 
 
 def read_mark(owner: AbstractBaseUser, conversation: Conversation) -> ReadMark | None:

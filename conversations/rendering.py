@@ -162,15 +162,24 @@ def body_version() -> str:
     return hashed.hexdigest()[:16]
 
 
-def render_body(event: DmEvent) -> str:
-    """The message's body as BODY_TEMPLATE makes it (its media and shared posts with their
-    authors prefetched)."""
-    return render_to_string(BODY_TEMPLATE, {"event": event}).strip()
+def render_body(event: DmEvent, media=None, posts=None) -> str:
+    """The message's body as BODY_TEMPLATE makes it, from its media and its shared posts with
+    their authors (read from the event if not given: the store gives them before the event is
+    saved)."""
+    return render_to_string(BODY_TEMPLATE, _parts(event, media, posts)).strip()
 
 
-def render_preview(event: DmEvent) -> str:
-    """The message's line in the inbox (its media and shared posts prefetched)."""
-    return render_to_string(PREVIEW_TEMPLATE, {"event": event}).strip()
+def render_preview(event: DmEvent, media=None, posts=None) -> str:
+    """The message's line in the inbox (as render_body)."""
+    return render_to_string(PREVIEW_TEMPLATE, _parts(event, media, posts)).strip()
+
+
+def _parts(event: DmEvent, media, posts) -> dict:
+    return {
+        "event": event,
+        "media": list(event.media.all()) if media is None else media,
+        "posts": list(event.shared_posts.all()) if posts is None else posts,
+    }
 
 
 def body_is_current(event: DmEvent) -> bool:

@@ -226,11 +226,14 @@ def _store(owner_id: int, batch: _Batch) -> Stored:
     conversations = _conversations_for(owner_id, fresh.values())
     mentioned = {uid for e in fresh.values() for uid in _members(e)}
     users.update(_ensure_users(owner_id, mentioned - users.keys()))
-    rows = {x_id: _event_row(owner_id, e, conversations, users) for x_id, e in fresh.items()}
+    media, posts = _with_cached(owner_id, fresh.values(), media, posts)
+    rows = {
+        x_id: _event_row(owner_id, e, conversations, users, media, posts)
+        for x_id, e in fresh.items()
+    }
     DmEvent.objects.bulk_create(rows.values())
     UnstoredEvent.objects.filter(owner_id=owner_id, x_id__in=list(fresh)).delete()
-    _link(owner_id, fresh.values(), rows, media, posts)
-    _render_bodies(owner_id, [row.pk for row in rows.values()])
+    _link(fresh.values(), rows, media, posts)
     _update_conversations(conversations, fresh.values(), rows, users)
     return Stored(new=len(fresh), oldest=min(e.created_at for e in fresh.values()))
 
@@ -304,9 +307,9 @@ def _members(event: EventData) -> set[str]:
     } - {""}
 
 
-def _event_row(owner_id: int, event: EventData, conversations, users) -> DmEvent:
+def _event_row(owner_id: int, event: EventData, conversations, users, media, posts) -> DmEvent:
     text = _fit(DmEvent, "text", event.text)
-    return DmEvent(
+    row = DmEvent(
         owner_id=owner_id,
         conversation=conversations[event.conversation_id],
         x_id=event.id,
@@ -322,6 +325,14 @@ def _event_row(owner_id: int, event: EventData, conversations, users) -> DmEvent
         entities=storable_json(event.entities),
         raw=storable_json(event.raw),
     )
+    # Rendered before it is saved: one INSERT, no UPDATE after it (a page's worth of UPDATEs
+    # was most of what storing cost).
+    _render(
+        row,
+        [media[k] for k in event.media_keys if k in media],
+        [posts[p] for p in event.post_ids if p in posts],
+    )
+    return row
 
 
 _USER_TEXT = (
@@ -428,7 +439,8 @@ def _store_posts(
     owner_id: int, found: list[PostData], users: dict[str, XUser]
 ) -> tuple[dict[str, SharedPost], list[int]]:
     by_id = {p.id: p for p in found}
-    posts = {p.x_id: p for p in SharedPost.objects.filter(owner_id=owner_id, x_id__in=by_id)}
+    known = SharedPost.objects.select_related("author").filter(owner_id=owner_id, x_id__in=by_id)
+    posts = {p.x_id: p for p in known}
     authors = {p.author_id for p in by_id.values()} - users.keys() - {""}
     users.update(_ensure_users(owner_id, authors))
     created, updated = [], []
@@ -464,7 +476,8 @@ def _store_posts(
 def _mark_unavailable_posts(owner_id: int, gone: set[str], posts: dict[str, SharedPost]) -> None:
     if not gone:
         return
-    known = {p.x_id: p for p in SharedPost.objects.filter(owner_id=owner_id, x_id__in=gone)}
+    cached = SharedPost.objects.select_related("author").filter(owner_id=owner_id, x_id__in=gone)
+    known = {p.x_id: p for p in cached}
     missing = [SharedPost(owner_id=owner_id, x_id=x, unavailable=True) for x in gone - known.keys()]
     SharedPost.objects.bulk_create(missing)
     # A post we had before keeps its text: it was deleted on X, not in our cache.
@@ -526,17 +539,20 @@ def conversation(owner_id: int, x_id: str) -> Conversation:
     return row
 
 
-def _link(
-    owner_id: int, events: Iterable[EventData], rows: dict[str, DmEvent], media, posts
-) -> None:
+def _with_cached(owner_id: int, events: Iterable[EventData], media, posts) -> tuple[dict, dict]:
     """The events' attachments and shared posts: those stored with them, or cached before (a
     restore stores a backup's media and posts first, then its events in batches)."""
     wanted_media = {k for e in events for k in e.media_keys} - media.keys()
     if wanted_media:
-        media = {**media, **_cached(Media, owner_id, "media_key", wanted_media)}
+        media = {**media, **_cached(Media.objects, owner_id, "media_key", wanted_media)}
     wanted_posts = {p for e in events for p in e.post_ids} - posts.keys()
     if wanted_posts:
-        posts = {**posts, **_cached(SharedPost, owner_id, "x_id", wanted_posts)}
+        found = _cached(SharedPost.objects.select_related("author"), owner_id, "x_id", wanted_posts)
+        posts = {**posts, **found}
+    return media, posts
+
+
+def _link(events: Iterable[EventData], rows: dict[str, DmEvent], media, posts) -> None:
     media_links, post_links = [], []
     for event in events:
         pk = rows[event.id].pk
@@ -574,11 +590,15 @@ def _events_showing(media=(), posts=(), authors=()) -> set[int]:
 _RENDER_BATCH = 500
 
 
+def _render(row: DmEvent, media=None, posts=None) -> None:
+    row.body_html = rendering.render_body(row, media, posts)
+    row.preview_html = rendering.render_preview(row, media, posts)
+    row.body_version = rendering.body_version()
+
+
 def _render_bodies(owner_id: int, event_pks: Iterable[int]) -> None:
-    """Render and keep these events' bodies and inbox lines (rendering.render_body and
-    render_preview), as the reader's pages serve them."""
+    """Render again and keep the bodies and inbox lines of these cached events."""
     pks = sorted(event_pks)
-    version = rendering.body_version()
     for start in range(0, len(pks), _RENDER_BATCH):
         rows = list(
             DmEvent.objects.filter(owner_id=owner_id, pk__in=pks[start : start + _RENDER_BATCH])
@@ -589,12 +609,11 @@ def _render_bodies(owner_id: int, event_pks: Iterable[int]) -> None:
             )
         )
         for row in rows:
-            row.body_html, row.preview_html = (
-                rendering.render_body(row),
-                rendering.render_preview(row),
-            )
-            row.body_version = version
-        DmEvent.objects.bulk_update(rows, ["body_html", "preview_html", "body_version"])
+            _render(row)
+        # Small batches: bulk_update's CASE WHEN grows with the batch on every row it updates.
+        DmEvent.objects.bulk_update(
+            rows, ["body_html", "preview_html", "body_version"], batch_size=50
+        )
 
 
 def render_stale_bodies(owner_id: int | None = None, batch: int = 2000) -> int:
@@ -613,8 +632,8 @@ def render_stale_bodies(owner_id: int | None = None, batch: int = 2000) -> int:
     return done
 
 
-def _cached(model, owner_id: int, key: str, values: set[str]) -> dict:
-    rows = model.objects.filter(owner_id=owner_id, **{f"{key}__in": values})
+def _cached(rows, owner_id: int, key: str, values: set[str]) -> dict:
+    rows = rows.filter(owner_id=owner_id, **{f"{key}__in": values})
     return {getattr(row, key): row for row in rows}
 
 
