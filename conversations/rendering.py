@@ -8,6 +8,7 @@ message says can inject markup or script; links are added only for http(s) targe
 import functools
 import hashlib
 import importlib
+import inspect
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,7 +19,6 @@ from urllib.parse import quote, urlsplit
 import django
 from django.conf import settings
 from django.template.loader import get_template, render_to_string
-from django.templatetags.static import static
 from django.urls import get_script_prefix, reverse
 from django.utils import dateformat, formats, timezone
 from django.utils.html import escape, format_html
@@ -136,9 +136,10 @@ def message_html(event: DmEvent, hidden_posts: set[str] | None = None) -> SafeSt
 BODY_TEMPLATE = "reader/message_body.html"
 PREVIEW_TEMPLATE = "reader/message_preview.html"
 # Everything a stored body is made from: when any of it changes, the bodies made before it are
-# rendered again (on read until `manage.py renderbodies` has stored them anew).
+# rendered again (on read until `manage.py renderbodies` has stored them anew). The functions of
+# this module a body uses, not the whole module: a change to the inbox's times must not make every
+# cached message render again.
 _BODY_MODULES = (
-    "conversations.rendering",
     "conversations.linkcards",
     "conversations.urls",
     "conversations.templatetags.dm",
@@ -153,12 +154,17 @@ def body_version() -> str:
     Computed, not a number to bump by hand: a change nobody remembered to bump would leave every
     cached message showing what the old code made."""
     hashed = hashlib.sha256(django.get_version().encode())
+    for function in _BODY_FUNCTIONS:
+        hashed.update(inspect.getsource(function).encode())
+    hashed.update(f"{POST_URL.pattern}|{_USERNAME.pattern}".encode())
     for name in _BODY_MODULES:
         hashed.update(Path(importlib.import_module(name).__file__).read_bytes())
     for name in _BODY_TEMPLATES:
         hashed.update(Path(get_template(name).origin.name).read_bytes())
-    # Post cards' dates are local; a post without its author shows the default picture.
-    hashed.update(f"{settings.TIME_ZONE}|{static('img/avatar.svg')}|{get_script_prefix()}".encode())
+    # Post cards' dates are local; a post without its author shows the default picture, by its
+    # plain name: a hashed one would need the static files' manifest, which a worker storing
+    # messages may not have.
+    hashed.update(f"{settings.TIME_ZONE}|{settings.STATIC_URL}|{get_script_prefix()}".encode())
     return hashed.hexdigest()[:16]
 
 
@@ -523,3 +529,20 @@ def path_with_id(name: str, x_id: str) -> str:
     "-", nothing to quote: xids), without resolving the route again for each of a page's rows."""
     before, after = _route(name, get_script_prefix())
     return f"{before}{x_id}{after}"
+
+
+# What of this module a message's body is made with (body_version).
+_BODY_FUNCTIONS = (
+    safe_url,
+    _index,
+    _spans,
+    _objects,
+    message_html,
+    plain_text,
+    preview_text,
+    display_name,
+    handle,
+    render_body,
+    render_preview,
+    _parts,
+)
