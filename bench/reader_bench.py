@@ -11,6 +11,9 @@ up to --runs runs (fewer when a cell's runs add up to more than --budget seconds
   floor: /healthz       the stack with nothing to read or render (no session, one query)
   inbox                 /, the signed-in person's inbox: every conversation they have
   newest page           /c/<busiest>/, the busiest conversation (a tenth of all events) opened
+                        as a whole page: the inbox pane beside its thread (a direct load)
+  thread pane           the same opened from an inbox row in two panes: htmx asks for the thread
+                        alone (HX-Target: thread-pane)
   deep scroll           /c/<busiest>/?before=<id> as htmx asks for it (the #older fragment), at
                         an event halfway back: 50,000 events deep at 1M events (keyset)
   result in context     /c/<busiest>/?around=<id>, a search result opened around the message
@@ -69,6 +72,7 @@ def pages(cache: datagen.Cache, anchor: str) -> dict[str, tuple[str, dict]]:
         "floor: /healthz": ("/healthz", {}),
         "inbox": ("/", {}),
         "newest page": (busy, {}),
+        "thread pane (htmx)": (busy, {**htmx, "HX-Target": "thread-pane"}),
         "deep scroll (htmx)": (f"{busy}?before={anchor}", htmx),
         "result in context": (f"{busy}?around={anchor}", {}),
         f"search {SEARCH!r}": (f"/search/?q={SEARCH}", {}),
