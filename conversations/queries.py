@@ -50,6 +50,21 @@ def visible_to(owner: AbstractBaseUser) -> QuerySet[DmEvent]:
 INBOX_PAGE = 50
 
 
+# What reader pages show of a person: a name, a handle, an id, whether X still has them (their
+# picture is a URL of its own, views.avatar). The rest (a profile's text, X's JSON) is left unread.
+PERSON_SHOWN = ("id", "x_id", "username", "name", "unavailable")
+# What no reader page shows of an event: its folded text for search and X's JSON as sent.
+EVENT_UNSHOWN = ("search_text", "raw")
+
+
+def _person_unshown(prefix: str) -> list[str]:
+    return [prefix + f.name for f in XUser._meta.concrete_fields if f.name not in PERSON_SHOWN]
+
+
+# The inbox shows a message by the line the store kept (preview_html): not its body or text.
+INBOX_UNSHOWN = ("body_html", "text", "entities")
+
+
 def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySet[Conversation]:
     """The owner's conversations, latest activity first, with what a row shows in flat queries;
     with `after`, those below it (keyset on (last_event_at, id), for the inbox's next page).
@@ -87,21 +102,6 @@ def inbox_page(owner: AbstractBaseUser, after: Conversation | None = None) -> li
         for event in _with_everything(DmEvent.objects.filter(pk__in=stale)):
             stale[event.pk].last_event = event
     return page
-
-
-# The inbox shows a message by the line the store kept (preview_html): not its body or text.
-INBOX_UNSHOWN = ("body_html", "text", "entities")
-
-
-# What reader pages show of a person: a name, a handle, an id, whether X still has them (their
-# picture is a URL of its own, views.avatar). The rest (a profile's text, X's JSON) is left unread.
-PERSON_SHOWN = ("id", "x_id", "username", "name", "unavailable")
-# What no reader page shows of an event: its folded text for search and X's JSON as sent.
-EVENT_UNSHOWN = ("search_text", "raw")
-
-
-def _person_unshown(prefix: str) -> list[str]:
-    return [prefix + f.name for f in XUser._meta.concrete_fields if f.name not in PERSON_SHOWN]
 
 
 # Related rows in bulk ---------------------------------------------------------------------------
