@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from conversations.models import DmEvent
-from conversations.rendering import POST_URL, safe_url
+from conversations.rendering import POST_URL, safe_url, shorten
 
 TITLE_MAX, DESCRIPTION_MAX = 200, 300
 
@@ -48,8 +48,8 @@ def cards(event: DmEvent) -> list[LinkCard]:
         found.append(
             LinkCard(
                 href=href,
-                title=_cut(title, TITLE_MAX),
-                description=_cut(description, DESCRIPTION_MAX),
+                title=shorten(title, TITLE_MAX),
+                description=shorten(description, DESCRIPTION_MAX),
                 site=host.removeprefix("www."),
                 image=index if image_source(event, index) else None,
             )
@@ -68,8 +68,3 @@ def image_source(event: DmEvent, index: int) -> str:
         return ""
     url = images[0].get("url")
     return url if isinstance(url, str) else ""
-
-
-def _cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

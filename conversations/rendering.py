@@ -21,7 +21,7 @@ from django.conf import settings
 from django.template.loader import get_template, render_to_string
 from django.urls import get_script_prefix, reverse
 from django.utils import dateformat, formats, timezone
-from django.utils.html import escape, format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
@@ -134,7 +134,6 @@ def message_html(event: DmEvent, hidden_posts: set[str] | None = None) -> SafeSt
 # The message body ----------------------------------------------------------------------------
 
 BODY_TEMPLATE = "reader/message_body.html"
-PREVIEW_TEMPLATE = "reader/message_preview.html"
 # Everything a stored body is made from: when any of it changes, the bodies made before it are
 # rendered again (on read until `manage.py renderbodies` has stored them anew). The functions of
 # this module a body uses, not the whole module: a change to the inbox's times must not make every
@@ -145,7 +144,7 @@ _BODY_MODULES = (
     "conversations.templatetags.dm",
     "conversations.templatetags.reader_media",
 )
-_BODY_TEMPLATES = (BODY_TEMPLATE, PREVIEW_TEMPLATE, "reader/link_cards.html")
+_BODY_TEMPLATES = (BODY_TEMPLATE,)
 
 
 @functools.cache
@@ -156,7 +155,7 @@ def body_version() -> str:
     hashed = hashlib.sha256(django.get_version().encode())
     for function in _BODY_FUNCTIONS:
         hashed.update(inspect.getsource(function).encode())
-    hashed.update(f"{POST_URL.pattern}|{_USERNAME.pattern}".encode())
+    hashed.update(f"{POST_URL.pattern}|{_USERNAME.pattern}|{MARKERS}|{PREVIEW_CHARS}".encode())
     for name in _BODY_MODULES:
         hashed.update(Path(importlib.import_module(name).__file__).read_bytes())
     for name in _BODY_TEMPLATES:
@@ -175,9 +174,28 @@ def render_body(event: DmEvent, media=None, posts=None) -> str:
     return render_to_string(BODY_TEMPLATE, _parts(event, media, posts)).strip()
 
 
+# What a message carries, as its line in the inbox names it before the text.
+MARKERS = {"photo": "Photo", "video": "Video", "animated_gif": "GIF"}
+PREVIEW_CHARS = 120
+
+
 def render_preview(event: DmEvent, media=None, posts=None) -> str:
-    """The message's line in the inbox (as render_body)."""
-    return render_to_string(PREVIEW_TEMPLATE, _parts(event, media, posts)).strip()
+    """The message's line in the inbox: "Photo", "Post" and the text as one plain line (as
+    render_body, its media and posts). Made here, not by a template: it is a line, and the store
+    makes one for every message it writes."""
+    parts = _parts(event, media, posts)
+    markers = [MARKERS.get(item.type, "GIF") for item in parts["media"]]
+    markers += ["Post"] if parts["posts"] else []
+    line = preview_text(event, {p.x_id for p in parts["posts"]})
+    return format_html_join("", '<span class="marker">{}</span> ', ((m,) for m in markers)) + (
+        format_html("<bdi>{}</bdi>", shorten(line, PREVIEW_CHARS))
+    )
+
+
+def shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, the last an ellipsis where it was cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _parts(event: DmEvent, media, posts) -> dict:
@@ -544,5 +562,6 @@ _BODY_FUNCTIONS = (
     handle,
     render_body,
     render_preview,
+    shorten,
     _parts,
 )

@@ -25,7 +25,7 @@ def message_body(event) -> SafeString:
 
 @register.filter
 def message_preview(event) -> SafeString:
-    """The message's line in the inbox (templates/reader/message_preview.html), as stored."""
+    """The message's line in the inbox (rendering.render_preview), as stored."""
     return rendering.message_preview(event)
 
 
@@ -36,14 +36,6 @@ def system_text(event, participants) -> str:
     if event.sender is not None:
         people.setdefault(event.sender_x_id, event.sender)
     return rendering.system_line(event, people)
-
-
-@register.filter
-def preview(event, posts=None) -> str:
-    """The inbox's one-line preview; a shared post's own link is left to its "Post" marker
-    (`posts`: the event's shared posts, if not read from it)."""
-    posts = event.shared_posts.all() if posts is None else posts
-    return rendering.preview_text(event, {p.x_id for p in posts})
 
 
 @register.filter
