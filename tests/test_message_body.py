@@ -176,3 +176,14 @@ def test_a_renamed_author_shows_in_the_post_cards_of_older_messages(reader):
     store.store_users(owner.pk, [xapi._user({"id": "2", "name": "Ana L.", "username": "ana_l"})])
     page, _ = thread(client)
     assert "<bdi>Ana L.</bdi>" in page and "@ana_l" in page
+
+
+def test_a_long_message_s_inbox_line_is_one_line_cut_at_120_characters(reader):
+    owner, client = reader
+    text = "first line\n" + "word " * 60
+    store_page(owner.pk, {"data": [message("14", text)]}, progress=Progress())
+    line = DmEvent.objects.get(owner=owner, x_id="14").preview_html
+    shown = re.fullmatch(r"<bdi>(.*)</bdi>", line).group(1)
+    assert len(shown) == 120 and shown.endswith("…") and "\n" not in shown
+    assert shown.startswith("first line word word")
+    assert inbox_lines(client)[0].strip() == line
