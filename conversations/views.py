@@ -105,7 +105,7 @@ def _inbox_rows(request: HttpRequest, *, after: Conversation | None = None) -> d
     page = queries.inbox_page(request.user, after=after)
     me = _me(request)
     rows = [rendering.inbox_row(c, me) for c in page[: queries.INBOX_PAGE]]
-    more = rows[-1]["conversation"].x_id if len(page) > queries.INBOX_PAGE else ""
+    more = rows[-1]["x_id"] if len(page) > queries.INBOX_PAGE else ""
     return {"rows": rows, "more": more}
 
 

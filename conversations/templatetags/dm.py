@@ -29,15 +29,6 @@ def message_preview(event) -> SafeString:
     return rendering.message_preview(event)
 
 
-@register.simple_tag
-def system_text(event, participants) -> str:
-    """ "@ana added @ben", "@cy left": a join or leave, named from the conversation's people."""
-    people = {p.x_id: p for p in participants}
-    if event.sender is not None:
-        people.setdefault(event.sender_x_id, event.sender)
-    return rendering.system_line(event, people)
-
-
 @register.filter
 def post_text(post) -> str:
     """A shared post's text for its card (itself one link): links as X shows them, not raw t.co;
