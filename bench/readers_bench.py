@@ -27,12 +27,13 @@ The setups (--setups, run in turn each round, so a machine that slows midway wei
            on two cores share the same cores: a ratio near 1 says the cores, not the server, are
            what limits; on more cores it says what each machine added buys
   stall    on one server, --readers minus --searchers clients reading the four reader pages
-           (no search) alone; then the same readers while --searchers more clients search
-           /search/?q=<--common> without pause, newest first and best match (&order=best) in
-           turn. Printed: the readers' req/s and p50/p95/p99 beside the searches over alone, so
-           one sees whether a common-word search stalls reading (without --pause the readers
-           saturate the server either way, so their times are mostly queueing: take --pause to
-           see what the searches add to a reader's page)
+           (no search) alone; then the same readers while the other --searchers clients search
+           /search/?q=<--common>, newest first and best match (&order=best) in turn, without
+           pause (or waiting --search-pause S, +-50%, as a person searching would). Printed:
+           the readers' req/s and p50/p95/p99 beside the searches over alone, so one sees
+           whether a common-word search stalls reading (without --pause the readers saturate
+           the server either way, so their times are mostly queueing: take --pause to see what
+           the searches add to a reader's page)
 
 With --syncing N (default 2), N task workers (scripts/worker) sync all the while: a sandbox's
 @maya_reads is signed in to the same database and a full sync of her ~4,000 messages is asked
@@ -44,8 +45,8 @@ as datagen made it. Also printed: the peak RSS (VmHWM) of this process and of ea
 processes (the gunicorn master and its workers) and task workers, read as each stops.
 
 Run: .venv/bin/python bench/readers_bench.py [--events 100000] [--readers 50] [--seconds 20]
-     [--syncing 2] [--setups one,two,stall] [--searchers 2] [--pause 0] [--search coffee]
-     [--common you]
+     [--syncing 2] [--setups one,two,stall] [--searchers 2] [--pause 0] [--search-pause 0]
+     [--search coffee] [--common you]
 The issue's figures, 16 clients at a million events, nothing syncing:
      .venv/bin/python bench/readers_bench.py --events 1000000 --readers 16 --syncing 0 \
      --setups one,stall --seconds 15   (then again with --setups stall --pause 1)
@@ -252,11 +253,13 @@ class Clients:
     """Each client: one thread, one keep-alive connection, its pages in turn until `until`."""
 
     def __init__(
-        self, ports: list[int], cookies: list[str], setup: Setup, pause: float = 0
+        self, ports: list[int], cookies: list[str], setup: Setup, pause: float, search_pause: float
     ) -> None:
         self.ports, self.cookies, self.plans = ports, cookies, setup.plans
-        # The readers wait after each answer (a person reading), the searchers never.
-        self.pauses = [pause if i < setup.readers else 0 for i in range(len(setup.plans))]
+        # The seconds each client waits after an answer: readers first, then searchers.
+        self.pauses = [
+            pause if i < setup.readers else search_pause for i in range(len(setup.plans))
+        ]
         self.latencies: dict[str, list[float]] = {}
         self.failures: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -351,6 +354,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--pause", type=float, default=0, help="seconds a reader waits after each answer (0: none)"
+    )
+    parser.add_argument(
+        "--search-pause",
+        type=float,
+        default=0,
+        help="stall: seconds a searcher waits after each answer (0: searches without pause)",
     )
     parser.add_argument("--search", default="coffee", help="the search the clients take in turn")
     parser.add_argument("--common", default="you", help="stall: the common word searched")
@@ -494,7 +503,14 @@ def measure(args, cache, env: dict, log: Path) -> list[Result]:
         + (
             f"readers wait {args.pause:g} s (+-50%) after each answer; "
             if args.pause
-            else "no pause between requests; "
+            else "readers ask again at once; "
+        )
+        + (
+            f"searchers wait {args.search_pause:g} s (+-50%); "
+            if args.search_pause
+            else "searchers ask again at once; "
+            if "stall" in args.setups
+            else ""
         )
         + (
             f"{args.syncing} task workers syncing @maya_reads meanwhile"
@@ -510,8 +526,9 @@ def measure(args, cache, env: dict, log: Path) -> list[Result]:
             used = ports[: result.setup.servers]
             servers = [start_server(port, env, log) for port in used]
             try:
-                Clients(used, cookies, result.setup, args.pause).run(args.warmup)
-                clients = Clients(used, cookies, result.setup, args.pause)
+                pauses = args.pause, args.search_pause
+                Clients(used, cookies, result.setup, *pauses).run(args.warmup)
+                clients = Clients(used, cookies, result.setup, *pauses)
                 elapsed = clients.run(args.seconds)
                 result.rounds.append((elapsed, clients))
             finally:
