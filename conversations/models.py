@@ -159,6 +159,14 @@ class DmEvent(models.Model):
     shared_posts = models.ManyToManyField(SharedPost, related_name="events", blank=True)
     # Everything X sent for this event, exactly as received.
     raw = models.JSONField(default=dict)
+    # The message as the reader shows it (its text with links, link cards, media and shared
+    # posts), rendered by the store when it writes the event or anything the message shows, and
+    # served as it is: Zulip's rendered_content. `body_version` names the rendering code that
+    # made it (rendering.body_version()); a body made by other code is rendered again on read.
+    body_html = models.TextField(blank=True, editable=False)
+    # Its line in the inbox, made with it: "Photo", "Post" and the text as one plain line.
+    preview_html = models.TextField(blank=True, editable=False)
+    body_version = models.CharField(max_length=16, blank=True, editable=False)
     cached_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

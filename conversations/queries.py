@@ -6,10 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
 from django.shortcuts import get_object_or_404
 
-from conversations import xids
+from conversations import rendering, xids
 from conversations.models import (
     Conversation,
     DmEvent,
@@ -61,20 +70,103 @@ def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySe
         )
     return (
         conversations.select_related("last_event", "last_event__sender")
-        .prefetch_related(
-            Prefetch("participants", queryset=XUser.objects.order_by("name", "x_id")),
-            Prefetch("last_event__media", queryset=Media.objects.only("pk", "type")),
-            Prefetch("last_event__shared_posts", queryset=SharedPost.objects.only("pk", "x_id")),
+        .defer(
+            *(f"last_event__{name}" for name in (*EVENT_UNSHOWN, *INBOX_UNSHOWN)),
+            *_person_unshown("last_event__sender__"),
         )
         .order_by("-last_event_at", "-pk")
     )
 
 
+def inbox_page(owner: AbstractBaseUser, after: Conversation | None = None) -> list[Conversation]:
+    """A page of the inbox, and one more row (whether there is a next page). Its last messages'
+    lines are the ones the store kept; only one other code made reads its media and posts."""
+    page = with_participants(list(inbox(owner, after)[: INBOX_PAGE + 1]))
+    stale = {c.last_event_id: c for c in page if not rendering.body_is_current(c.last_event)}
+    if stale:
+        for event in _with_everything(DmEvent.objects.filter(pk__in=stale)):
+            stale[event.pk].last_event = event
+    return page
+
+
+# The inbox shows a message by the line the store kept (preview_html): not its body or text.
+INBOX_UNSHOWN = ("body_html", "text", "entities")
+
+
+# What reader pages show of a person: a name, a handle, an id, whether X still has them (their
+# picture is a URL of its own, views.avatar). The rest (a profile's text, X's JSON) is left unread.
+PERSON_SHOWN = ("id", "x_id", "username", "name", "unavailable")
+# What no reader page shows of an event: its folded text for search and X's JSON as sent.
+EVENT_UNSHOWN = ("search_text", "raw")
+
+
+def _person_unshown(prefix: str) -> list[str]:
+    return [prefix + f.name for f in XUser._meta.concrete_fields if f.name not in PERSON_SHOWN]
+
+
+# Related rows in bulk ---------------------------------------------------------------------------
+# prefetch_related builds a related manager and a filtered queryset for every object and relation:
+# most of a page's Python time once its SQL was fast (bench/search_bench.py, reader_bench.py).
+
+
+def participants_of(conversation_ids) -> dict[int, list[XUser]]:
+    """{conversation pk: its people as pages show them}, from one query over the through table."""
+    through = Conversation.participants.through.objects
+    return related_rows(
+        through.filter(conversation_id__in=list(conversation_ids)),
+        "conversation_id",
+        "xuser",
+        XUser,
+        PERSON_SHOWN,
+    )
+
+
+def with_participants(conversations: list[Conversation]) -> list[Conversation]:
+    """The conversations, each with its people where `conversation.participants.all()` finds
+    them (rendering.title and the rest read them there)."""
+    people = participants_of(c.pk for c in conversations)
+    for conversation in conversations:
+        set_prefetched(conversation, "participants", XUser, people[conversation.pk])
+    return conversations
+
+
+def related_rows(through: QuerySet, owner_key: str, target: str, model, fields: list[str]):
+    """{owner key: [model instances with only `fields` loaded]}, from one query over a through
+    table, in the order the rows were linked."""
+    wanted = {"id", *fields}
+    # Model.from_db takes the loaded values in the model's field order, the rest deferred.
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in wanted]
+    # Sorted here: an ORDER BY on the through table's key could make it the plan's index.
+    rows = sorted(through.values_list("pk", owner_key, *[f"{target}__{n}" for n in names]))
+    found: dict[int, list] = {}
+    for _, key, *values in rows:
+        found.setdefault(key, []).append(model.from_db(through.db, names, values))
+    return _Missing(found)
+
+
+class _Missing(dict):
+    def __missing__(self, key):
+        return []
+
+
+def set_prefetched(instance, name: str, model, objects: list) -> None:
+    """What prefetch_related leaves for `instance.<name>.all()`: a queryset already evaluated.
+    Its query matches nothing, so were anything to filter it again it would find nothing rather
+    than rows of someone else's."""
+    if model not in _EMPTY_QUERIES:
+        _EMPTY_QUERIES[model] = model._default_manager.none().query
+    evaluated = QuerySet(model=model, query=_EMPTY_QUERIES[model])
+    evaluated._result_cache = objects
+    evaluated._prefetch_done = True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = evaluated
+
+
+_EMPTY_QUERIES: dict = {}
+
+
 def conversation(owner: AbstractBaseUser, x_id: str) -> Conversation:
     """The owner's conversation, or 404: another account's id is as unknown as a made-up one."""
-    return get_object_or_404(
-        Conversation.objects.prefetch_related("participants"), owner=owner, x_id=x_id
-    )
+    return with_participants([get_object_or_404(Conversation, owner=owner, x_id=x_id)])[0]
 
 
 def read_mark(owner: AbstractBaseUser, conversation: Conversation) -> ReadMark | None:
@@ -101,10 +193,27 @@ def newer_than(created_at, sort_id: str) -> Q:
     )
 
 
+def _body_parts() -> tuple:
+    """What a message's body shows besides the event itself (rendering.render_body)."""
+    return "media", Prefetch("shared_posts", queryset=SharedPost.objects.select_related("author"))
+
+
 def _with_everything(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
-    return events.select_related("sender").prefetch_related(
-        "media", Prefetch("shared_posts", queryset=SharedPost.objects.select_related("author"))
-    )
+    return events.select_related("sender").prefetch_related(*_body_parts())
+
+
+def _page_of(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
+    """Events as a reader's page reads them: with their senders, without what it never shows
+    (X's JSON is kept: reactions come from it)."""
+    return events.select_related("sender").defer("search_text", *_person_unshown("sender__"))
+
+
+def _with_bodies(rows: list[DmEvent]) -> list[DmEvent]:
+    """A reader's page: each event's body as the store rendered it, so the page reads no media or
+    posts; only a body made by other code (stored before the rendering changed) is made again,
+    from its media and posts read here."""
+    prefetch_related_objects([e for e in rows if not rendering.body_is_current(e)], *_body_parts())
+    return rows
 
 
 def events_before(
@@ -115,7 +224,7 @@ def events_before(
     events = visible_to(owner).filter(conversation=conversation)
     if anchor is not None:
         events = events.filter(older_than(anchor.created_at, anchor.sort_id))
-    rows = list(_with_everything(events).order_by("-created_at", "-sort_id")[: limit + 1])
+    rows = _with_bodies(list(_page_of(events).order_by("-created_at", "-sort_id")[: limit + 1]))
     return Page(
         events=rows[:limit][::-1], found_oldest=len(rows) <= limit, found_newest=anchor is None
     )
@@ -132,7 +241,7 @@ def events_after(
         .filter(conversation=conversation)
         .filter(newer_than(anchor.created_at, anchor.sort_id))
     )
-    rows = list(_with_everything(events).order_by("created_at", "sort_id")[: limit + 1])
+    rows = _with_bodies(list(_page_of(events).order_by("created_at", "sort_id")[: limit + 1]))
     return Page(events=rows[:limit], found_oldest=False, found_newest=len(rows) <= limit)
 
 

@@ -65,6 +65,12 @@ def raw_reactions(event: DmEvent) -> list[dict]:
     return [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
 
 
+def show(events: list[DmEvent], people: dict[str, XUser], me: str) -> None:
+    """Each event's reactions for a reader's page, as `reactions_shown` (empty for most)."""
+    for event in events:
+        event.reactions_shown = reactions_of(event, people, me) if raw_reactions(event) else []
+
+
 def reactions_of(event: DmEvent, people: dict[str, XUser], me: str) -> list[Reaction]:
     """The message's reactions grouped by emoji, in the order each was first given; one person's
     same reaction counted once."""

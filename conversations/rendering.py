@@ -5,14 +5,22 @@ Message text is escaped first and only our own markup is added around X's entiti
 message says can inject markup or script; links are added only for http(s) targets.
 """
 
+import functools
 import hashlib
+import importlib
+import inspect
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from django.utils import timezone
+import django
+from django.conf import settings
+from django.template.loader import get_template, render_to_string
+from django.urls import get_script_prefix, reverse
+from django.utils import dateformat, formats, timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
@@ -123,6 +131,82 @@ def message_html(event: DmEvent, hidden_posts: set[str] | None = None) -> SafeSt
     return mark_safe("".join(parts).strip())  # noqa: S308 - every piece is escaped or format_html
 
 
+# The message body ----------------------------------------------------------------------------
+
+BODY_TEMPLATE = "reader/message_body.html"
+PREVIEW_TEMPLATE = "reader/message_preview.html"
+# Everything a stored body is made from: when any of it changes, the bodies made before it are
+# rendered again (on read until `manage.py renderbodies` has stored them anew). The functions of
+# this module a body uses, not the whole module: a change to the inbox's times must not make every
+# cached message render again.
+_BODY_MODULES = (
+    "conversations.linkcards",
+    "conversations.urls",
+    "conversations.templatetags.dm",
+    "conversations.templatetags.reader_media",
+)
+_BODY_TEMPLATES = (BODY_TEMPLATE, PREVIEW_TEMPLATE, "reader/link_cards.html")
+
+
+@functools.cache
+def body_version() -> str:
+    """A digest of the code, templates and settings a stored body comes from (DmEvent.body_version).
+    Computed, not a number to bump by hand: a change nobody remembered to bump would leave every
+    cached message showing what the old code made."""
+    hashed = hashlib.sha256(django.get_version().encode())
+    for function in _BODY_FUNCTIONS:
+        hashed.update(inspect.getsource(function).encode())
+    hashed.update(f"{POST_URL.pattern}|{_USERNAME.pattern}".encode())
+    for name in _BODY_MODULES:
+        hashed.update(Path(importlib.import_module(name).__file__).read_bytes())
+    for name in _BODY_TEMPLATES:
+        hashed.update(Path(get_template(name).origin.name).read_bytes())
+    # Post cards' dates are local; a post without its author shows the default picture, by its
+    # plain name: a hashed one would need the static files' manifest, which a worker storing
+    # messages may not have.
+    hashed.update(f"{settings.TIME_ZONE}|{settings.STATIC_URL}|{get_script_prefix()}".encode())
+    return hashed.hexdigest()[:16]
+
+
+def render_body(event: DmEvent, media=None, posts=None) -> str:
+    """The message's body as BODY_TEMPLATE makes it, from its media and its shared posts with
+    their authors (read from the event if not given: the store gives them before the event is
+    saved)."""
+    return render_to_string(BODY_TEMPLATE, _parts(event, media, posts)).strip()
+
+
+def render_preview(event: DmEvent, media=None, posts=None) -> str:
+    """The message's line in the inbox (as render_body)."""
+    return render_to_string(PREVIEW_TEMPLATE, _parts(event, media, posts)).strip()
+
+
+def _parts(event: DmEvent, media, posts) -> dict:
+    return {
+        "event": event,
+        "media": list(event.media.all()) if media is None else media,
+        "posts": list(event.shared_posts.all()) if posts is None else posts,
+    }
+
+
+def body_is_current(event: DmEvent) -> bool:
+    return event.body_version == body_version()
+
+
+def message_body(event: DmEvent) -> SafeString:
+    """The body the store kept, or, if other code made it, the body rendered now."""
+    if body_is_current(event):
+        # Made by render_body: Django's autoescaping template, kept as it rendered.
+        return mark_safe(event.body_html)  # noqa: S308
+    return mark_safe(render_body(event))  # noqa: S308 - render_to_string's output
+
+
+def message_preview(event: DmEvent) -> SafeString:
+    """The inbox line the store kept with the body, or made now (as message_body)."""
+    if body_is_current(event):
+        return mark_safe(event.preview_html)  # noqa: S308 - made by render_preview
+    return mark_safe(render_preview(event))  # noqa: S308 - render_to_string's output
+
+
 def plain_text(text: str, entities: object, hidden_posts: set[str] | None = None) -> str:
     """Text with its links as they are shown (display URLs, not raw t.co) and without the links
     its attachments and post cards stand for; not escaped (the template does that). For places
@@ -199,7 +283,7 @@ class Block:
     system line (someone joined or left)."""
 
     kind: str  # "day", "messages", "system", "new" (the line before what is new since last time)
-    label: str = ""
+    label: str = ""  # for a run of messages, what each says it is to a screen reader
     sender: XUser | None = None
     sender_x_id: str = ""
     mine: bool = False
@@ -210,6 +294,7 @@ class Block:
     # The ids of the run's events that show their time: the last one, and any followed by a
     # pause of TIME_GAP or more.
     timed: set[str] = field(default_factory=set)
+    avatar: str = ""  # the sender's picture, for a run of someone else's messages
 
 
 def timeline(
@@ -260,7 +345,32 @@ def timeline(
     for block in blocks:
         if block.kind == "messages":
             block.timed = _timed(block.events)
+            if block.sender is not None:
+                block.avatar = path_with_id("conversations:avatar", block.sender_x_id)
+            block.label = (
+                "Your message"
+                if block.mine
+                else f"Message from {display_name(block.sender, block.sender_x_id)}"
+            )
+            for event in block.events:
+                event.shown_time = message_time(event) if event.x_id in block.timed else None
     return blocks
+
+
+@dataclass(frozen=True)
+class MessageTime:
+    """A message's time as the thread shows it: "14:05", the full date on hover and focus."""
+
+    iso: str
+    full: str
+    short: str
+
+
+def message_time(event: DmEvent) -> MessageTime:
+    local = timezone.localtime(event.created_at)
+    return MessageTime(
+        local.isoformat(), dateformat.format(local, "l j F Y, H:i"), f"{local:%H:%M}"
+    )
 
 
 def _timed(run: list[DmEvent]) -> set[str]:
@@ -367,7 +477,10 @@ def avatar_people(conversation, me: str) -> list[XUser]:
     composite of three of its people. Not the first three by name: two groups of the same circle
     of friends would then wear the same three faces. Each group draws its three in an order of
     its own (a hash of its id and theirs), the same every time it is shown."""
-    others = _others_in_order(list(conversation.participants.all()), me)
+    return _faces(conversation, others_of(conversation, me))
+
+
+def _faces(conversation, others: list[XUser]) -> list[XUser]:
     if len(others) <= AVATAR_FACES:
         return others
     key = conversation.x_id
@@ -380,13 +493,56 @@ def avatar_people(conversation, me: str) -> list[XUser]:
 
 
 def inbox_row(conversation, me: str) -> dict:
-    """What one inbox row shows of a conversation (queries.inbox prefetches all of it)."""
+    """What one inbox row shows of a conversation (queries.inbox prefetches all of it). Its
+    people are sorted once, and its links and times made here: a template's {% url %} and date
+    filters cost a page of 50 rows a few milliseconds (bench/reader_bench.py)."""
+    others = others_of(conversation, me)
+    moment = timezone.localtime(conversation.last_event_at)
     return {
         "conversation": conversation,
-        "title": title(conversation, me),
-        "others": avatar_people(conversation, me),
+        "href": path_with_id("conversations:conversation", conversation.x_id),
+        "title": group_name(conversation) or conversation_title(others, me),
+        "others": others,
+        "faces": [
+            path_with_id("conversations:avatar", p.x_id) for p in _faces(conversation, others)
+        ],
         "last": conversation.last_event,
         "when": relative_time(conversation.last_event_at),
+        "when_iso": moment.isoformat(),
+        "when_full": formats.date_format(moment, "DATETIME_FORMAT"),
         "last_is_mine": conversation.last_event.sender_x_id == me,
         "unread": read_state.unread(conversation, me),
     }
+
+
+_ID = "0"  # any id the route takes, replaced
+
+
+@functools.cache
+def _route(name: str, script_prefix: str) -> tuple[str, str]:
+    before, _, after = reverse(name, args=[_ID]).rpartition(_ID)
+    return before, after
+
+
+def path_with_id(name: str, x_id: str) -> str:
+    """reverse(name, args=[x_id]) for a route whose one argument is an X id (ASCII digits and
+    "-", nothing to quote: xids), without resolving the route again for each of a page's rows."""
+    before, after = _route(name, get_script_prefix())
+    return f"{before}{x_id}{after}"
+
+
+# What of this module a message's body is made with (body_version).
+_BODY_FUNCTIONS = (
+    safe_url,
+    _index,
+    _spans,
+    _objects,
+    message_html,
+    plain_text,
+    preview_text,
+    display_name,
+    handle,
+    render_body,
+    render_preview,
+    _parts,
+)

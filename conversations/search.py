@@ -267,9 +267,6 @@ def run(
     return ResultPage(results, next_cursor, ranked_newest)
 
 
-_PERSON_FIELDS = ["x_id", "name", "username", "unavailable"]
-
-
 def _load_related(events: list[DmEvent]) -> None:
     """Where each result is (its conversation's people, for the title) and what it carries (its
     media and shared posts): one query over each through table for the whole page, the rows set
@@ -277,21 +274,15 @@ def _load_related(events: list[DmEvent]) -> None:
     prefetch_related itself built a related manager and a filtered queryset for every event and
     relation: most of a page's Python time (bench/search_bench.py)."""
     conversations = {event.conversation_id for event in events}
-    people = _related_rows(
-        Conversation.participants.through.objects.filter(conversation_id__in=conversations),
-        "conversation_id",
-        "xuser",
-        XUser,
-        _PERSON_FIELDS,
-    )
-    media = _related_rows(
+    people = queries.participants_of(conversations)
+    media = queries.related_rows(
         DmEvent.media.through.objects.filter(dmevent_id__in=[event.pk for event in events]),
         "dmevent_id",
         "media",
         Media,
         ["media_key", "type", "alt_text"],
     )
-    posts = _related_rows(
+    posts = queries.related_rows(
         DmEvent.shared_posts.through.objects.filter(dmevent_id__in=[event.pk for event in events]),
         "dmevent_id",
         "sharedpost",
@@ -299,43 +290,11 @@ def _load_related(events: list[DmEvent]) -> None:
         ["x_id"],
     )
     for event in events:
-        _set_prefetched(event.conversation, "participants", XUser, people[event.conversation_id])
-        _set_prefetched(event, "media", Media, media[event.pk])
-        _set_prefetched(event, "shared_posts", SharedPost, posts[event.pk])
-
-
-def _related_rows(through: QuerySet, owner_key: str, target: str, model, fields: list[str]):
-    """{owner key: [model instances with only `fields` loaded]}, from one query over a through
-    table, in the order the rows were linked."""
-    wanted = {"id", *fields}
-    # Model.from_db takes the loaded values in the model's field order, the rest deferred.
-    names = [f.attname for f in model._meta.concrete_fields if f.attname in wanted]
-    # Sorted here: an ORDER BY on the through table's key could make it the plan's index.
-    rows = sorted(through.values_list("pk", owner_key, *[f"{target}__{n}" for n in names]))
-    found: dict[int, list] = {}
-    for _, key, *values in rows:
-        found.setdefault(key, []).append(model.from_db(through.db, names, values))
-    return _Missing(found)
-
-
-class _Missing(dict):
-    def __missing__(self, key):
-        return []
-
-
-def _set_prefetched(instance, name: str, model, objects: list) -> None:
-    """What prefetch_related leaves for `instance.<name>.all()`: a queryset already evaluated.
-    Its query matches nothing, so were anything to filter it again it would find nothing rather
-    than rows of someone else's."""
-    if model not in _EMPTY_QUERIES:
-        _EMPTY_QUERIES[model] = model._default_manager.none().query
-    evaluated = QuerySet(model=model, query=_EMPTY_QUERIES[model])
-    evaluated._result_cache = objects
-    evaluated._prefetch_done = True
-    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = evaluated
-
-
-_EMPTY_QUERIES: dict = {}
+        queries.set_prefetched(
+            event.conversation, "participants", XUser, people[event.conversation_id]
+        )
+        queries.set_prefetched(event, "media", Media, media[event.pk])
+        queries.set_prefetched(event, "shared_posts", SharedPost, posts[event.pk])
 
 
 def _shown_text(event: DmEvent) -> str:

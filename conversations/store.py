@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import DataError, IntegrityError, connection, models, transaction
+from django.db.models import Prefetch
 
-from conversations import search, xids
+from conversations import rendering, search, xids
 from conversations.models import (
     Conversation,
     DmEvent,
@@ -112,8 +113,9 @@ def store_events(
 def store_users(owner_id: int, users: Iterable[UserData], gone: Iterable[str] = ()) -> None:
     """People X described on their own (GET /2/users?ids=), and the ids it reported missing."""
     with transaction.atomic():
-        found = _store_users(owner_id, list(users))
+        found, renamed = _store_users(owner_id, list(users))
         _mark_unavailable_users(owner_id, set(gone), found)
+        _render_bodies(owner_id, _events_showing(authors=renamed))
 
 
 def note_archive_files(owner_id: int, files: dict[str, str]) -> None:
@@ -203,11 +205,14 @@ class _Batch:
 
 
 def _store(owner_id: int, batch: _Batch) -> Stored:
-    users = _store_users(owner_id, batch.users)
+    users, renamed = _store_users(owner_id, batch.users)
     _mark_unavailable_users(owner_id, batch.gone_users, users)
-    media = _store_media(owner_id, batch.media)
-    posts = _store_posts(owner_id, batch.posts, users)
+    media, changed_media = _store_media(owner_id, batch.media)
+    posts, changed_posts = _store_posts(owner_id, batch.posts, users)
     _mark_unavailable_posts(owner_id, batch.gone_posts, posts)
+    # Messages cached before that show what just changed (a photo's alt text, a post's text, its
+    # author's name) are rendered again.
+    _render_bodies(owner_id, _events_showing(changed_media, changed_posts, renamed))
 
     ids = [e.id for e in batch.events]
     existing = set(
@@ -221,10 +226,14 @@ def _store(owner_id: int, batch: _Batch) -> Stored:
     conversations = _conversations_for(owner_id, fresh.values())
     mentioned = {uid for e in fresh.values() for uid in _members(e)}
     users.update(_ensure_users(owner_id, mentioned - users.keys()))
-    rows = {x_id: _event_row(owner_id, e, conversations, users) for x_id, e in fresh.items()}
+    media, posts = _with_cached(owner_id, fresh.values(), media, posts)
+    rows = {
+        x_id: _event_row(owner_id, e, conversations, users, media, posts)
+        for x_id, e in fresh.items()
+    }
     DmEvent.objects.bulk_create(rows.values())
     UnstoredEvent.objects.filter(owner_id=owner_id, x_id__in=list(fresh)).delete()
-    _link(owner_id, fresh.values(), rows, media, posts)
+    _link(fresh.values(), rows, media, posts)
     _update_conversations(conversations, fresh.values(), rows, users)
     return Stored(new=len(fresh), oldest=min(e.created_at for e in fresh.values()))
 
@@ -298,9 +307,9 @@ def _members(event: EventData) -> set[str]:
     } - {""}
 
 
-def _event_row(owner_id: int, event: EventData, conversations, users) -> DmEvent:
+def _event_row(owner_id: int, event: EventData, conversations, users, media, posts) -> DmEvent:
     text = _fit(DmEvent, "text", event.text)
-    return DmEvent(
+    row = DmEvent(
         owner_id=owner_id,
         conversation=conversations[event.conversation_id],
         x_id=event.id,
@@ -316,6 +325,14 @@ def _event_row(owner_id: int, event: EventData, conversations, users) -> DmEvent
         entities=storable_json(event.entities),
         raw=storable_json(event.raw),
     )
+    # Rendered before it is saved: one INSERT, no UPDATE after it (a page's worth of UPDATEs
+    # was most of what storing cost).
+    _render(
+        row,
+        [media[k] for k in event.media_keys if k in media],
+        [posts[p] for p in event.post_ids if p in posts],
+    )
+    return row
 
 
 _USER_TEXT = (
@@ -329,16 +346,18 @@ _USER_TEXT = (
 )
 
 
-def _store_users(owner_id: int, found: list[UserData]) -> dict[str, XUser]:
-    """Upsert includes.users: newer data wins, fields X left out keep what we knew."""
+def _store_users(owner_id: int, found: list[UserData]) -> tuple[dict[str, XUser], list[int]]:
+    """Upsert includes.users: newer data wins, fields X left out keep what we knew. Also returns
+    the ids of the rows whose name or username changed (message bodies show them)."""
     by_id = {u.id: u for u in found}
     users = {u.x_id: u for u in XUser.objects.filter(owner_id=owner_id, x_id__in=by_id)}
-    created, updated = [], []
+    created, updated, renamed = [], [], []
     for x_id, data in by_id.items():
         raw = storable_json(data.raw)
         user = users.get(x_id) or XUser(owner_id=owner_id, x_id=x_id)
         if user.pk and not user.unavailable and _unchanged(user.raw, raw):
             continue  # most pages repeat the same people: skip rewriting them
+        named = (user.name, user.username)
         for column in _USER_TEXT:
             value = getattr(data, column)
             if value is not None:
@@ -352,6 +371,8 @@ def _store_users(owner_id: int, found: list[UserData]) -> dict[str, XUser]:
         user.unavailable = False
         user.raw = {**user.raw, **raw}
         (updated if user.pk else created).append(user)
+        if user.pk and (user.name, user.username) != named:
+            renamed.append(user.pk)
         users[x_id] = user
     XUser.objects.bulk_create(created)
     if updated:
@@ -360,7 +381,7 @@ def _store_users(owner_id: int, found: list[UserData]) -> dict[str, XUser]:
             [*_USER_TEXT, "protected", "verified", "public_metrics", "created_at", "unavailable",
              "raw", "updated_at"],
         )  # fmt: skip
-    return users
+    return users, renamed
 
 
 def _unchanged(stored: dict, raw: dict) -> bool:
@@ -381,7 +402,7 @@ def _mark_unavailable_users(owner_id: int, gone: set[str], users: dict[str, XUse
         XUser.objects.filter(owner_id=owner_id, x_id__in=gone).update(unavailable=True)
 
 
-def _store_media(owner_id: int, found: list[MediaData]) -> dict[str, Media]:
+def _store_media(owner_id: int, found: list[MediaData]) -> tuple[dict[str, Media], list[int]]:
     by_key = {m.media_key: m for m in found}
     media = {m.media_key: m for m in Media.objects.filter(owner_id=owner_id, media_key__in=by_key)}
     created, updated = [], []
@@ -411,14 +432,15 @@ def _store_media(owner_id: int, found: list[MediaData]) -> dict[str, Media]:
             ["type", "url", "preview_image_url", "alt_text", "width", "height", "duration_ms",
              "variants", "public_metrics", "raw"],
         )  # fmt: skip
-    return media
+    return media, [item.pk for item in updated]
 
 
 def _store_posts(
     owner_id: int, found: list[PostData], users: dict[str, XUser]
-) -> dict[str, SharedPost]:
+) -> tuple[dict[str, SharedPost], list[int]]:
     by_id = {p.id: p for p in found}
-    posts = {p.x_id: p for p in SharedPost.objects.filter(owner_id=owner_id, x_id__in=by_id)}
+    known = SharedPost.objects.select_related("author").filter(owner_id=owner_id, x_id__in=by_id)
+    posts = {p.x_id: p for p in known}
     authors = {p.author_id for p in by_id.values()} - users.keys() - {""}
     users.update(_ensure_users(owner_id, authors))
     created, updated = [], []
@@ -448,13 +470,14 @@ def _store_posts(
             ["author_x_id", "author", "text", "created_at", "lang", "entities",
              "referenced_tweets", "public_metrics", "unavailable", "raw"],
         )  # fmt: skip
-    return posts
+    return posts, [post.pk for post in updated]
 
 
 def _mark_unavailable_posts(owner_id: int, gone: set[str], posts: dict[str, SharedPost]) -> None:
     if not gone:
         return
-    known = {p.x_id: p for p in SharedPost.objects.filter(owner_id=owner_id, x_id__in=gone)}
+    cached = SharedPost.objects.select_related("author").filter(owner_id=owner_id, x_id__in=gone)
+    known = {p.x_id: p for p in cached}
     missing = [SharedPost(owner_id=owner_id, x_id=x, unavailable=True) for x in gone - known.keys()]
     SharedPost.objects.bulk_create(missing)
     # A post we had before keeps its text: it was deleted on X, not in our cache.
@@ -516,17 +539,20 @@ def conversation(owner_id: int, x_id: str) -> Conversation:
     return row
 
 
-def _link(
-    owner_id: int, events: Iterable[EventData], rows: dict[str, DmEvent], media, posts
-) -> None:
+def _with_cached(owner_id: int, events: Iterable[EventData], media, posts) -> tuple[dict, dict]:
     """The events' attachments and shared posts: those stored with them, or cached before (a
     restore stores a backup's media and posts first, then its events in batches)."""
     wanted_media = {k for e in events for k in e.media_keys} - media.keys()
     if wanted_media:
-        media = {**media, **_cached(Media, owner_id, "media_key", wanted_media)}
+        media = {**media, **_cached(Media.objects, owner_id, "media_key", wanted_media)}
     wanted_posts = {p for e in events for p in e.post_ids} - posts.keys()
     if wanted_posts:
-        posts = {**posts, **_cached(SharedPost, owner_id, "x_id", wanted_posts)}
+        found = _cached(SharedPost.objects.select_related("author"), owner_id, "x_id", wanted_posts)
+        posts = {**posts, **found}
+    return media, posts
+
+
+def _link(events: Iterable[EventData], rows: dict[str, DmEvent], media, posts) -> None:
     media_links, post_links = [], []
     for event in events:
         pk = rows[event.id].pk
@@ -544,8 +570,70 @@ def _link(
     DmEvent.shared_posts.through.objects.bulk_create(post_links, ignore_conflicts=True)
 
 
-def _cached(model, owner_id: int, key: str, values: set[str]) -> dict:
-    rows = model.objects.filter(owner_id=owner_id, **{f"{key}__in": values})
+def _events_showing(media=(), posts=(), authors=()) -> set[int]:
+    """The events whose body shows any of these media, shared posts or posts' authors (pks)."""
+    found: set[int] = set()
+    if media:
+        links = DmEvent.media.through.objects.filter(media_id__in=list(media))
+        found.update(links.values_list("dmevent_id", flat=True))
+    post_links = DmEvent.shared_posts.through.objects
+    if posts:
+        found.update(
+            post_links.filter(sharedpost_id__in=list(posts)).values_list("dmevent_id", flat=True)
+        )
+    if authors:
+        by_author = post_links.filter(sharedpost__author_id__in=list(authors))
+        found.update(by_author.values_list("dmevent_id", flat=True))
+    return found
+
+
+_RENDER_BATCH = 500
+
+
+def _render(row: DmEvent, media=None, posts=None) -> None:
+    row.body_html = rendering.render_body(row, media, posts)
+    row.preview_html = rendering.render_preview(row, media, posts)
+    row.body_version = rendering.body_version()
+
+
+def _render_bodies(owner_id: int, event_pks: Iterable[int]) -> None:
+    """Render again and keep the bodies and inbox lines of these cached events."""
+    pks = sorted(event_pks)
+    for start in range(0, len(pks), _RENDER_BATCH):
+        rows = list(
+            DmEvent.objects.filter(owner_id=owner_id, pk__in=pks[start : start + _RENDER_BATCH])
+            .only("pk", "x_id", "text", "entities")
+            .prefetch_related(
+                "media",
+                Prefetch("shared_posts", queryset=SharedPost.objects.select_related("author")),
+            )
+        )
+        for row in rows:
+            _render(row)
+        # Small batches: bulk_update's CASE WHEN grows with the batch on every row it updates.
+        DmEvent.objects.bulk_update(
+            rows, ["body_html", "preview_html", "body_version"], batch_size=50
+        )
+
+
+def render_stale_bodies(owner_id: int | None = None, batch: int = 2000) -> int:
+    """Render again every body other code made (after the rendering changed); how many."""
+    rows = DmEvent.objects.exclude(body_version=rendering.body_version())
+    if owner_id is not None:
+        rows = rows.filter(owner_id=owner_id)
+    done, last = 0, 0
+    while chunk := list(
+        rows.filter(pk__gt=last).order_by("pk").values_list("owner_id", "pk")[:batch]
+    ):
+        with transaction.atomic():
+            for owner in {o for o, _ in chunk}:
+                _render_bodies(owner, [pk for o, pk in chunk if o == owner])
+        done, last = done + len(chunk), chunk[-1][1]
+    return done
+
+
+def _cached(rows, owner_id: int, key: str, values: set[str]) -> dict:
+    rows = rows.filter(owner_id=owner_id, **{f"{key}__in": values})
     return {getattr(row, key): row for row in rows}
 
 

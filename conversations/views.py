@@ -17,6 +17,7 @@ from conversations import (
     gaps,
     media,
     queries,
+    reactions,
     read_state,
     rendering,
     schedule,
@@ -101,8 +102,9 @@ def _fragment(request: HttpRequest) -> bool:
 
 
 def _inbox_rows(request: HttpRequest, *, after: Conversation | None = None) -> dict:
-    page = list(queries.inbox(request.user, after=after)[: queries.INBOX_PAGE + 1])
-    rows = [rendering.inbox_row(c, _me(request)) for c in page[: queries.INBOX_PAGE]]
+    page = queries.inbox_page(request.user, after=after)
+    me = _me(request)
+    rows = [rendering.inbox_row(c, me) for c in page[: queries.INBOX_PAGE]]
     more = rows[-1]["conversation"].x_id if len(page) > queries.INBOX_PAGE else ""
     return {"rows": rows, "more": more}
 
@@ -264,6 +266,7 @@ def _conversation_context(
     for event in reading.page.events:
         if event.sender is not None:
             people.setdefault(event.sender_x_id, event.sender)
+    reactions.show(reading.page.events, {p.x_id: p for p in participants}, me)
     context = {
         "conversation": convo,
         "title": rendering.title(convo, me),

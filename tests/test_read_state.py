@@ -211,10 +211,10 @@ def test_the_thread_pane_is_the_thread_alone_and_costs_the_thread_not_the_inbox(
     )
     assert page.count('id="lightbox"') == 1
 
-    # Session, user, x_account; the conversation, its participants; the events, their media and
-    # posts; the gaps; whether an imported archive covers them and whether X has older messages
+    # Session, user, x_account; the conversation, its participants; the events (their media and
+    # posts are in the bodies the store kept); the gaps; whether an imported archive covers them and whether X has older messages
     # (all of these fit a page); the read mark (already at the newest: nothing written).
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(10):
         pane = maya.get(f"/c/{WITH_ANA}/", headers=PANE)
     fragment = pane.content.decode()
     assert fragment.lstrip().startswith("<title>Ana Lima \u2013 DM Reader</title>")
@@ -225,9 +225,9 @@ def test_the_thread_pane_is_the_thread_alone_and_costs_the_thread_not_the_inbox(
     assert {"HX-Request", "HX-Target", "HX-History-Restore-Request"} <= {
         v.strip() for v in pane["Vary"].split(",")
     }
-    # The whole page costs the inbox's rows, their participants, media and posts, the sync state
-    # and the inbox's gaps on top: two panes do not double the queries of a navigation.
-    with django_assert_num_queries(12 + 6):
+    # The whole page costs the inbox's rows, their participants, the sync state and the inbox's
+    # gaps on top: two panes do not double the queries of a navigation.
+    with django_assert_num_queries(10 + 4):
         maya.get(f"/c/{WITH_ANA}/")
 
 

@@ -391,14 +391,14 @@ def test_the_timeline_separates_days_groups_one_sender_and_breaks_on_a_system_li
     shape = [(b.kind, b.label, [e.x_id for e in b.events], b.mine) for b in blocks]
     assert shape == [
         ("day", "Tuesday, 10 March 2026", [], False),
-        ("messages", "", ["1", "2"], False),
-        ("messages", "", ["3"], False),
-        ("messages", "", ["4"], True),
+        ("messages", "Message from Theo Park", ["1", "2"], False),
+        ("messages", "Message from Theo Park", ["3"], False),
+        ("messages", "Your message", ["4"], True),
         ("system", "@maya_reads added @ben", ["5"], False),
-        ("messages", "", ["6"], True),
+        ("messages", "Your message", ["6"], True),
         ("day", "Wednesday, 11 March 2026", [], False),
-        ("messages", "", ["7"], True),
-        ("messages", "", ["8"], False),
+        ("messages", "Your message", ["7"], True),
+        ("messages", "Message from User 811298434", ["8"], False),
     ]
     assert blocks[-1].sender is None and blocks[-1].sender_x_id == "811298434"
 

@@ -10,9 +10,23 @@ register = template.Library()
 
 
 @register.simple_tag
-def dm_text(event) -> SafeString:
-    """The message's text with its links; a shared post's own link is left to its card."""
-    return rendering.message_html(event, {p.x_id for p in event.shared_posts.all()})
+def dm_text(event, posts=None) -> SafeString:
+    """The message's text with its links; a shared post's own link is left to its card
+    (`posts`: the event's shared posts, if not read from it)."""
+    posts = event.shared_posts.all() if posts is None else posts
+    return rendering.message_html(event, {p.x_id for p in posts})
+
+
+@register.filter
+def message_body(event) -> SafeString:
+    """The message as the reader shows it (templates/reader/message_body.html), as stored."""
+    return rendering.message_body(event)
+
+
+@register.filter
+def message_preview(event) -> SafeString:
+    """The message's line in the inbox (templates/reader/message_preview.html), as stored."""
+    return rendering.message_preview(event)
 
 
 @register.simple_tag
@@ -25,9 +39,11 @@ def system_text(event, participants) -> str:
 
 
 @register.filter
-def preview(event) -> str:
-    """The inbox's one-line preview; a shared post's own link is left to its "Post" marker."""
-    return rendering.preview_text(event, {p.x_id for p in event.shared_posts.all()})
+def preview(event, posts=None) -> str:
+    """The inbox's one-line preview; a shared post's own link is left to its "Post" marker
+    (`posts`: the event's shared posts, if not read from it)."""
+    posts = event.shared_posts.all() if posts is None else posts
+    return rendering.preview_text(event, {p.x_id for p in posts})
 
 
 @register.filter
