@@ -228,11 +228,15 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc/*/stat: the kernel's children lists are
+    not built into every kernel)."""
     found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
+            # pid (comm) state ppid ...: comm may hold spaces, so read after its closing bracket.
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
             continue
     return found
 
@@ -549,9 +553,10 @@ def report(results: list[Result], args) -> None:
         if setup.readers < len(setup.plans):
             groups["reader pages"] = list(READER_PAGES)
         groups["all"] = names
+        workers = result.workers_mb or [0]
         print(
             f"{setup.name} (peak RSS: master {max(result.masters_mb):.0f} MB, workers "
-            f"{min(result.workers_mb):.0f}-{max(result.workers_mb):.0f} MB)"
+            f"{min(workers):.0f}-{max(workers):.0f} MB)"
         )
         for group, pages in groups.items():
             per_round = [
