@@ -1,35 +1,66 @@
-"""Many readers at once: 50 signed-in readers on one app server, then split over two, each reading
-the inbox, a conversation and a search in turn, as production serves them (scripts/serve:
-gunicorn, DEBUG off); what a second app server buys on this machine.
+"""Many signed-in clients at once against the product as production serves it (scripts/serve:
+gunicorn, DEBUG off): requests/s and p50/p95/p99 per page on one app server and on two, and
+whether a search for a common word stalls the reader pages beside it.
 
 The cache is bench/datagen.py's (one owner with --events events in 1,000 conversations; generated
-once and reused). Each reader is a session of that owner, made as a sign-in makes one (the sign-in
-flow itself is tested in tests/ and timed by the scale-out run), and opens its own conversation of
-the owner's 50 newest, so the readers do not all read one page. Each reader holds one keep-alive
-connection to its server: readers 0, 2, 4... go to the first server, 1, 3, 5... to the second when
-there are two (what a load balancer does with sticky connections).
+once and reused). Each client is its own session of that owner, made as a sign-in makes one (the
+sign-in flow itself is tested in tests/ and timed by the scale-out run), and holds one keep-alive
+connection to its server: clients 0, 2, 4... go to the first server, 1, 3, 5... to the second
+when there are two (what a load balancer does with sticky connections). Each client takes its
+pages in turn, each starting at a different one, until the time is up, asking again as soon as
+an answer comes (the server saturated: a page's time is then mostly its wait in the queue, and
+req/s what the server serves) or, with --pause S, after waiting S seconds (+-50%, seeded) as a
+person reading does (the server not saturated: a page's time is mostly what it costs):
+
+  inbox          /, the owner's inbox
+  newest page    /c/<id>/, the client's own conversation of the owner's newest (client i opens
+                 the i-th newest), a whole page with the inbox beside it
+  deep scroll    /c/<busiest>/?before=<id> with HX-Request: true, the #older fragment infinite
+                 scroll asks for, in the busiest conversation (a tenth of all events); client i
+                 of n scrolls from (i + 1/2)/n of the way back (100,000 events deep at most at 1M)
+  in context     /c/<busiest>/?around=<id>, a search result opened around that same event
+  search         /search/?q=<--search>, the first page of results, newest first
+
+The setups (--setups, run in turn each round, so a machine that slows midway weighs on all alike):
+  one      --readers clients on one server, each taking all five pages in turn
+  two      the same clients split over two servers; printed with the ratio two/one. Two servers
+           on two cores share the same cores: a ratio near 1 says the cores, not the server, are
+           what limits; on more cores it says what each machine added buys
+  stall    on one server, --readers minus --searchers clients reading the four reader pages
+           (no search) alone; then the same readers while the other --searchers clients search
+           /search/?q=<--common>, newest first and best match (&order=best) in turn, without
+           pause (or waiting --search-pause S, +-50%, as a person searching would). Printed:
+           the readers' req/s and p50/p95/p99 beside the searches over alone, so one sees
+           whether a common-word search stalls reading (without --pause the readers saturate
+           the server either way, so their times are mostly queueing: take --pause to see what
+           the searches add to a reader's page)
 
 With --syncing N (default 2), N task workers (scripts/worker) sync all the while: a sandbox's
 @maya_reads is signed in to the same database and a full sync of her ~4,000 messages is asked
-for again as soon as the last one ends, so the readers share the database with the writes of
-syncs.
+for again as soon as the last one ends, so the clients share the database with the writes of
+syncs. --syncing 0: nothing else runs.
 
-The bench reads and writes a copy of the cache: the kept one stays as datagen made it.
-
-Printed for each setup and page: requests/s, p50/p95/p99 ms and non-200 answers, then the ratio of
-two servers to one. Rounds take the setups in turn, so a machine that slows midway (other work on
-it) weighs on both alike. Two servers on two cores share the same cores: a ratio near 1 says the
-cores, not the server, are what limits; on more cores it says what each machine added buys.
+The bench reads and writes a copy of the cache (sessions, read marks, syncs): the kept one stays
+as datagen made it. Also printed: the peak RSS (VmHWM) of this process and of each server's
+processes (the gunicorn master and its workers) and task workers, read as each stops.
 
 Run: .venv/bin/python bench/readers_bench.py [--events 100000] [--readers 50] [--seconds 20]
-     [--syncing 2]
-PostgreSQL: scripts/with-postgres .venv/bin/python bench/readers_bench.py --events 1000000
+     [--syncing 2] [--setups one,two,stall] [--searchers 2] [--pause 0] [--search-pause 0]
+     [--search coffee] [--common you]
+The issue's figures, 16 clients at a million events, nothing syncing:
+     .venv/bin/python bench/readers_bench.py --events 1000000 --readers 16 --syncing 0 \
+     --setups one,stall --seconds 15   (then again with --setups stall --pause 1)
+PostgreSQL: scripts/with-postgres sh -c '.venv/bin/python bench/datagen.py --events 1000000 &&
+     .venv/bin/python bench/readers_bench.py --events 1000000 ...'
+A cache generated by the bench itself counts in its peak RSS (it says so): generating it apart
+first, with bench/datagen.py, keeps generation's memory out.
 """
 
 import argparse
 import http.client
 import os
-import re
+import random
+import resource
 import secrets
 import shutil
 import signal
@@ -39,6 +70,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -53,9 +85,24 @@ sys.path.insert(0, str(REPO))
 from bench import datagen  # noqa: E402  (sets Django up)
 from tests.sandbox import Sandbox, free_port  # noqa: E402
 
-PAGES = ("inbox", "conversation", "search")
-SEARCH = "coffee"  # a word of the cache's common vocabulary: thousands of matches
-CONVERSATION_LINK = re.compile(r'href="(/c/[^"/]+/)"')
+READER_PAGES = ("inbox", "newest page", "deep scroll", "in context")
+SETUPS = ("one", "two", "stall")
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    path: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Setup:
+    key: str  # one, two, alone, beside
+    name: str
+    servers: int
+    plans: list[list[Page]]  # one a client: the pages it takes in turn
+    readers: int  # the clients reading (the first `readers` of plans); the rest search
 
 
 def database_url() -> str:
@@ -170,68 +217,105 @@ def start_server(port: int, env: dict, log: Path) -> subprocess.Popen:
     raise RuntimeError("scripts/serve did not answer in 120 s")
 
 
-def stop_server(server: subprocess.Popen) -> None:
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MB; 0 when it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return int(kb) / 1024
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc/*/stat: the kernel's children lists are
+    not built into every kernel)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid ...: comm may hold spaces, so read after its closing bracket.
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def stop_server(server: subprocess.Popen) -> tuple[float, list[float]]:
+    """Stop it; the peak RSS of its master and of each worker, read just before."""
+    peaks = peak_rss_mb(server.pid), [peak_rss_mb(pid) for pid in children(server.pid)]
     server.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
     try:
         server.wait(15)
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+    return peaks
 
 
-class Readers:
-    """Each reader: one thread, one keep-alive connection, the three pages in turn until `until`."""
+class Clients:
+    """Each client: one thread, one keep-alive connection, its pages in turn until `until`."""
 
-    def __init__(self, ports: list[int], cookie: str, conversations: list[str]):
-        self.ports, self.cookie, self.conversations = ports, cookie, conversations
-        self.latencies: dict[str, list[float]] = {page: [] for page in PAGES}
+    def __init__(
+        self, ports: list[int], cookies: list[str], setup: Setup, pause: float, search_pause: float
+    ) -> None:
+        self.ports, self.cookies, self.plans = ports, cookies, setup.plans
+        # The seconds each client waits after an answer: readers first, then searchers.
+        self.pauses = [
+            pause if i < setup.readers else search_pause for i in range(len(setup.plans))
+        ]
+        self.latencies: dict[str, list[float]] = {}
         self.failures: dict[str, int] = {}
         self.lock = threading.Lock()
 
-    def reader(self, index: int, until: float) -> None:
+    def client(self, index: int, until: float) -> None:
         port = self.ports[index % len(self.ports)]
-        paths = {
-            "inbox": "/",
-            "conversation": self.conversations[index % len(self.conversations)],
-            "search": f"/search/?q={SEARCH}",
-        }
-        latencies = {page: [] for page in PAGES}
+        plan = self.plans[index]
+        latencies: dict[str, list[float]] = {page.name: [] for page in plan}
         failures: dict[str, int] = {}
-        connection, turn = None, index  # readers start on different pages
+        connection, turn = None, index  # clients start on different pages
+        jitter = random.Random(index)  # so the readers do not ask in step
         while time.monotonic() < until:
-            page = PAGES[turn % len(PAGES)]
+            page = plan[turn % len(plan)]
             turn += 1
             if connection is None:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             started = time.perf_counter()
             try:
-                connection.request("GET", paths[page], headers={"Cookie": self.cookie})
+                connection.request(
+                    "GET", page.path, headers={"Cookie": self.cookies[index], **dict(page.headers)}
+                )
                 response = connection.getresponse()
                 response.read()
             except (OSError, http.client.HTTPException) as exc:
-                failures[type(exc).__name__] = failures.get(type(exc).__name__, 0) + 1
+                key = f"{page.name}: {type(exc).__name__}"
+                failures[key] = failures.get(key, 0) + 1
                 connection.close()
                 connection = None
                 continue
-            latencies[page].append(time.perf_counter() - started)
+            latencies[page.name].append(time.perf_counter() - started)
             if response.status != 200:
-                failures[f"{page} {response.status}"] = (
-                    failures.get(f"{page} {response.status}", 0) + 1
-                )
+                key = f"{page.name}: {response.status}"
+                failures[key] = failures.get(key, 0) + 1
             if response.will_close:
                 connection.close()
                 connection = None
+            if self.pauses[index]:
+                pause = self.pauses[index] * jitter.uniform(0.5, 1.5)
+                time.sleep(max(0, min(pause, until - time.monotonic())))
         if connection is not None:
             connection.close()
         with self.lock:
-            for page in PAGES:
-                self.latencies[page] += latencies[page]
+            for name, values in latencies.items():
+                self.latencies.setdefault(name, []).extend(values)
             for key, count in failures.items():
                 self.failures[key] = self.failures.get(key, 0) + count
 
-    def run(self, readers: int, seconds: float) -> float:
+    def run(self, seconds: float) -> float:
         until = time.monotonic() + seconds
-        threads = [threading.Thread(target=self.reader, args=(i, until)) for i in range(readers)]
+        threads = [
+            threading.Thread(target=self.client, args=(i, until)) for i in range(len(self.plans))
+        ]
         started = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -240,27 +324,62 @@ class Readers:
         return time.perf_counter() - started
 
 
+@dataclass
+class Result:
+    """A setup's rounds: (seconds, clients) each, and the peak RSS of its server processes."""
+
+    setup: Setup
+    rounds: list[tuple[float, Clients]] = field(default_factory=list)
+    masters_mb: list[float] = field(default_factory=list)
+    workers_mb: list[float] = field(default_factory=list)
+
+
 def percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000 if values else 0
+    if len(values) < 2:
+        return values[0] * 1000 if values else 0
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--readers", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--readers", type=int, default=50, help="concurrent clients")
+    parser.add_argument("--seconds", type=float, default=20, help="measured, a setup a round")
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument(
         "--syncing", type=int, default=2, help="task workers syncing meanwhile (0: none)"
     )
+    parser.add_argument(
+        "--setups", default=",".join(SETUPS), help=f"which to run, of {','.join(SETUPS)}"
+    )
+    parser.add_argument(
+        "--searchers", type=int, default=2, help="stall: of the clients, how many search"
+    )
+    parser.add_argument(
+        "--pause", type=float, default=0, help="seconds a reader waits after each answer (0: none)"
+    )
+    parser.add_argument(
+        "--search-pause",
+        type=float,
+        default=0,
+        help="stall: seconds a searcher waits after each answer (0: searches without pause)",
+    )
+    parser.add_argument("--search", default="coffee", help="the search the clients take in turn")
+    parser.add_argument("--common", default="you", help="stall: the common word searched")
     args = parser.parse_args()
+    args.setups = [name.strip() for name in args.setups.split(",") if name.strip()]
+    unknown = set(args.setups) - set(SETUPS)
+    if unknown or not args.setups:
+        parser.error(f"--setups: {', '.join(sorted(unknown)) or 'none'}; choose of {SETUPS}")
+    if "stall" in args.setups and not 0 < args.searchers < args.readers:
+        parser.error("--searchers must be at least 1 and fewer than --readers")
 
     cache = datagen.use(args.events)
     tmp = Path(tempfile.mkdtemp(prefix="readers-bench-"))
-    sandbox, workers, stop_syncing = None, [], threading.Event()
+    sandbox, workers, stop_syncing, workers_mb = None, [], threading.Event(), []
     try:
-        private_copy(tmp)  # sessions and syncs write to it
+        private_copy(tmp)  # sessions, read marks and syncs write to it
         env = {
             **os.environ,
             "DATABASE_URL": database_url(),
@@ -293,6 +412,7 @@ def main() -> None:
             print(f"meanwhile the workers finished {runs.count()} syncs ({pages} pages of events)")
     finally:
         stop_syncing.set()
+        workers_mb = [peak_rss_mb(worker.pid) for worker in workers]
         for worker in workers:
             worker.send_signal(signal.SIGINT)
         for worker in workers:
@@ -304,26 +424,98 @@ def main() -> None:
             sandbox.stop()
         drop_copy()
         shutil.rmtree(tmp, ignore_errors=True)
-    report(results)
+    report(results, args)
+    bench_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"peak RSS: this process {bench_mb:.0f} MB"
+        + (" (generating the cache included)" if cache.generated_in is not None else "")
+        + (f", task workers {', '.join(f'{mb:.0f}' for mb in workers_mb)} MB" if workers else "")
+        + f"; load average {os.getloadavg()[0]:.1f} at the end"
+    )
 
 
-def measure(args, cache, env: dict, log: Path) -> dict[str, list[tuple[float, Readers]]]:
+def anchors(cache, count: int) -> list[str]:
+    """Event ids spread over the busiest conversation's history: the i-th of `count` at
+    (i + 1/2)/count of the way back from its newest."""
+    from conversations import queries
+
+    events = queries.visible_to(cache.owner).filter(conversation=cache.busy)
+    events = events.order_by("-created_at", "-sort_id").values_list("x_id", flat=True)
+    return [events[int(cache.busy_events * (i + 0.5) / count)] for i in range(count)]
+
+
+def setups(args, cache) -> list[Setup]:
     from conversations.models import Conversation
 
-    cookie = session_cookie(cache.owner)
-    conversations = [
+    newest = [
         f"/c/{x_id}/"
         for x_id in Conversation.objects.filter(owner=cache.owner)
         .order_by("-last_event_at")
         .values_list("x_id", flat=True)[: args.readers]
     ]
+    busy = f"/c/{cache.busy.x_id}/"
+    htmx = (("HX-Request", "true"),)
+    deep = anchors(cache, args.readers)
+
+    def reading(i: int) -> list[Page]:
+        return [
+            Page("inbox", "/"),
+            Page("newest page", newest[i % len(newest)]),
+            Page("deep scroll", f"{busy}?before={deep[i]}", htmx),
+            Page("in context", f"{busy}?around={deep[i]}"),
+        ]
+
+    search = Page(f"search {args.search!r}", f"/search/?q={args.search}")
+    common = [
+        Page(f"search {args.common!r} newest", f"/search/?q={args.common}"),
+        Page(f"search {args.common!r} best", f"/search/?q={args.common}&order=best"),
+    ]
+    everything = [[*reading(i), search] for i in range(args.readers)]
+    readers = args.readers - args.searchers
+    chosen = []
+    for name in args.setups:
+        if name == "one":
+            chosen.append(Setup("one", "1 server", 1, everything, args.readers))
+        elif name == "two":
+            chosen.append(Setup("two", "2 servers", 2, everything, args.readers))
+        else:
+            alone = [reading(i) for i in range(readers)]
+            chosen.append(Setup("alone", f"{readers} reading", 1, alone, readers))
+            chosen.append(
+                Setup(
+                    "beside",
+                    f"{readers} reading, {args.searchers} searching {args.common!r}",
+                    1,
+                    alone + [common] * args.searchers,
+                    readers,
+                )
+            )
+    return chosen
+
+
+def measure(args, cache, env: dict, log: Path) -> list[Result]:
+    chosen = setups(args, cache)
+    cookies = [session_cookie(cache.owner) for _ in range(args.readers)]
     ports = [free_port(), free_port()]
     print(
-        f"{args.readers} signed-in readers (inbox, a conversation, search '{SEARCH}' in turn) on "
-        f"{env['DATABASE_URL'].split(':')[0]} with {args.events:,} cached events: scripts/serve "
-        f"(gunicorn, {os.environ.get('WEB_WORKERS', os.cpu_count())} processes x "
-        f"{os.environ.get('WEB_THREADS', 4)} threads a server) x 1, then x 2; {args.seconds:.0f} s "
-        f"after {args.warmup:.0f} s of warm-up, {args.rounds} round(s); "
+        f"{args.readers} signed-in clients on {env['DATABASE_URL'].split(':')[0]} with "
+        f"{args.events:,} cached events (busiest conversation {cache.busy_events:,}): "
+        f"scripts/serve (gunicorn, {os.environ.get('WEB_WORKERS', os.cpu_count())} processes x "
+        f"{os.environ.get('WEB_THREADS', 4)} threads a server); setups "
+        f"{', '.join(setup.name for setup in chosen)}; {args.seconds:.0f} s each after "
+        f"{args.warmup:.0f} s of warm-up, {args.rounds} round(s); "
+        + (
+            f"readers wait {args.pause:g} s (+-50%) after each answer; "
+            if args.pause
+            else "readers ask again at once; "
+        )
+        + (
+            f"searchers wait {args.search_pause:g} s (+-50%); "
+            if args.search_pause
+            else "searchers ask again at once; "
+            if "stall" in args.setups
+            else ""
+        )
         + (
             f"{args.syncing} task workers syncing @maya_reads meanwhile"
             if args.syncing
@@ -332,51 +524,78 @@ def measure(args, cache, env: dict, log: Path) -> dict[str, list[tuple[float, Re
         + f"; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start",
         flush=True,
     )
-    setups = {"1 server": ports[:1], "2 servers": ports}
-    results: dict[str, list[tuple[float, Readers]]] = {name: [] for name in setups}
+    results = [Result(setup) for setup in chosen]
     for _ in range(args.rounds):
-        for name, used in setups.items():
+        for result in results:
+            used = ports[: result.setup.servers]
             servers = [start_server(port, env, log) for port in used]
             try:
-                Readers(used, cookie, conversations).run(args.readers, args.warmup)
-                readers = Readers(used, cookie, conversations)
-                elapsed = readers.run(args.readers, args.seconds)
-                results[name].append((elapsed, readers))
+                pauses = args.pause, args.search_pause
+                Clients(used, cookies, result.setup, *pauses).run(args.warmup)
+                clients = Clients(used, cookies, result.setup, *pauses)
+                elapsed = clients.run(args.seconds)
+                result.rounds.append((elapsed, clients))
             finally:
                 for server in servers:
-                    stop_server(server)
+                    master, workers = stop_server(server)
+                    result.masters_mb.append(master)
+                    result.workers_mb += workers
     return results
 
 
-def report(results: dict[str, list[tuple[float, Readers]]]) -> None:
-    print(
-        f"{'setup':10} {'page':13} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  failures"
-    )
-    rates: dict[str, float] = {}
-    for name, runs in results.items():
-        for page in [*PAGES, "all"]:
-            pages = PAGES if page == "all" else (page,)
-            per_round = [sum(len(r.latencies[p]) for p in pages) / elapsed for elapsed, r in runs]
-            ms = [v for _, r in runs for p in pages for v in r.latencies[p]]
+def report(results: list[Result], args) -> None:
+    print(f"{'setup / page':40} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  failures")
+    figures: dict[tuple[str, str], tuple[float, float, float, float]] = {}
+    for result in results:
+        setup = result.setup
+        names = list(dict.fromkeys(page.name for plan in setup.plans for page in plan))
+        groups = {name: [name] for name in names}
+        if setup.readers < len(setup.plans):
+            groups["reader pages"] = list(READER_PAGES)
+        groups["all"] = names
+        workers = result.workers_mb or [0]
+        print(
+            f"{setup.name} (peak RSS: master {max(result.masters_mb):.0f} MB, workers "
+            f"{min(workers):.0f}-{max(workers):.0f} MB)"
+        )
+        for group, pages in groups.items():
+            per_round = [
+                sum(len(c.latencies.get(p, [])) for p in pages) / elapsed
+                for elapsed, c in result.rounds
+            ]
+            seconds = [v for _, c in result.rounds for p in pages for v in c.latencies.get(p, [])]
             rate = statistics.median(per_round)
-            rates[f"{name} {page}"] = rate
+            row = (rate, *(percentile(seconds, q) for q in (50, 95, 99)))
+            figures[setup.name, group] = row
             failures: dict[str, int] = {}
-            for _, r in runs:
-                for key, count in r.failures.items():
-                    if page == "all" or key.startswith(page):
+            for _, c in result.rounds:
+                for key, count in c.failures.items():
+                    if key.split(": ")[0] in pages:
                         failures[key] = failures.get(key, 0) + count
             print(
-                f"{name:10} {page:13} {rate:7.1f} {percentile(ms, 50):8.1f} "
-                f"{percentile(ms, 95):8.1f} {percentile(ms, 99):8.1f}  "
-                f"{', '.join(f'{k}: {v}' for k, v in failures.items()) or 'none'}"
+                f"  {group:38} {row[0]:7.1f} {row[1]:8.1f} {row[2]:8.1f} {row[3]:8.1f}  "
+                f"{', '.join(f'{k} x{v}' for k, v in failures.items()) or 'none'}"
             )
-    print(
-        "two servers / one, req/s: "
-        + ", ".join(
-            f"{page} {rates[f'2 servers {page}'] / max(rates[f'1 server {page}'], 1e-9):.2f}"
-            for page in [*PAGES, "all"]
+    by_key = {result.setup.key: result.setup.name for result in results}
+    if "one" in by_key and "two" in by_key:
+        one, two = by_key["one"], by_key["two"]
+        print(
+            "two servers / one, req/s: "
+            + ", ".join(
+                f"{group} {figures[two, group][0] / max(figures[one, group][0], 1e-9):.2f}"
+                for (name, group) in figures
+                if name == one
+            )
         )
-    )
+    if "alone" in by_key:
+        alone, beside = figures[by_key["alone"], "all"], figures[by_key["beside"], "reader pages"]
+        print(
+            "the reader pages beside the searches / alone: "
+            + ", ".join(
+                f"{label} {b / max(a, 1e-9):.2f}x"
+                for label, a, b in zip(("req/s", "p50", "p95", "p99"), alone, beside, strict=True)
+            )
+        )
 
 
 if __name__ == "__main__":
