@@ -20,7 +20,7 @@ import django
 from django.conf import settings
 from django.template.loader import get_template, render_to_string
 from django.urls import get_script_prefix, reverse
-from django.utils import dateformat, formats, timezone
+from django.utils import formats, timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
@@ -331,11 +331,13 @@ def timeline(
     id of the first event new since the owner's last visit (read_state.first_unseen), which a
     "New" line comes before and starts a run of its own."""
     blocks: list[Block] = []
-    previous = after
+    now = timezone.now()
+    previous_day = _day(after) if after is not None else None
     for event in events:
-        if previous is None or _day(previous) != _day(event):
-            blocks.append(Block("day", label=day_label(event.created_at)))
-        previous = event
+        day = _day(event)
+        if day != previous_day:
+            blocks.append(Block("day", label=day_label(event.created_at, now)))
+        previous_day = day
         if event.x_id == first_new:
             blocks.append(Block("new", label="New"))
         if event.event_type != DmEvent.MESSAGE_CREATE:
@@ -386,9 +388,10 @@ class MessageTime:
 
 def message_time(event: DmEvent) -> MessageTime:
     local = timezone.localtime(event.created_at)
-    return MessageTime(
-        local.isoformat(), dateformat.format(local, "l j F Y, H:i"), f"{local:%H:%M}"
-    )
+    # strftime, as day_label: English names (the app's language), and a tenth of what Django's
+    # dateformat costs for the 50 times of a page.
+    full = f"{local:%A} {local.day} {local:%B %Y, %H:%M}"
+    return MessageTime(local.isoformat(), full, f"{local:%H:%M}")
 
 
 def _timed(run: list[DmEvent]) -> set[str]:
