@@ -20,7 +20,7 @@ import django
 from django.conf import settings
 from django.template.loader import get_template, render_to_string
 from django.urls import get_script_prefix, reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
@@ -388,10 +388,14 @@ class MessageTime:
 
 def message_time(event: DmEvent) -> MessageTime:
     local = timezone.localtime(event.created_at)
-    # strftime, as day_label: English names (the app's language), and a tenth of what Django's
-    # dateformat costs for the 50 times of a page.
-    full = f"{local:%A} {local.day} {local:%B %Y, %H:%M}"
-    return MessageTime(local.isoformat(), full, f"{local:%H:%M}")
+    return MessageTime(local.isoformat(), full_time(local), f"{local:%H:%M}")
+
+
+def full_time(local: datetime) -> str:
+    """ "Monday 7 December 2026, 14:05": a time in full, where a short one is shown (a message's
+    time, an inbox row's) and the full one is on hover. strftime, as day_label: English names
+    (the app's language), and a tenth of what Django's dateformat costs the 50 of a page."""
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M}"
 
 
 def _timed(run: list[DmEvent]) -> set[str]:
@@ -535,7 +539,7 @@ def inbox_row(conversation, me: str) -> dict:
         ],
         "when": relative_time(conversation.last_event_at),
         "when_iso": moment.isoformat(),
-        "when_full": formats.date_format(moment, "DATETIME_FORMAT"),
+        "when_full": full_time(moment),
         # A join or leave is said in words; a message by who wrote it (in a group) and its line.
         "system": system_text(last, people) if system else "",
         "last_is_mine": mine,
