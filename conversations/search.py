@@ -462,6 +462,11 @@ def newest_matches(
     excluded = [t for t in query.exclude if t.words]
     if connection.vendor == "postgresql" and indexed:
         return _postgres_newest(scoped, events, indexed, _tsquery(indexed, excluded), count, older)
+    characters = _unindexed_characters(query)
+    if connection.vendor == "postgresql" and characters:
+        if excluded:
+            events = events.exclude(_tsquery_match(_tsquery_any(excluded)))
+        return _postgres_substring_newest(scoped, events, characters, count, older)
     if connection.vendor == "postgresql" or not (indexed or excluded):
         if older is not None:
             events = events.filter(queries.older_than(*older))
@@ -543,6 +548,75 @@ _ESTIMATE = (
     "EXPLAIN (FORMAT JSON) SELECT 1 FROM conversations_dmevent"
     " WHERE search_vector @@ to_tsquery('simple', %s)"
 )
+
+
+# PostgreSQL: text no word index serves (CJK, emoji, symbols) ----------------------------------
+
+# The characters of the folded text outside ASCII, as an array: what migration 0012's GIN index
+# holds for each event (the expression must be written exactly as the index's). Chinese,
+# Japanese and Korean text, emoji and symbols are looked for as substrings (LIKE '%…%'), which
+# no B-tree or tsvector serves; a message holding 東京 holds the characters 東 and 京, so the
+# index narrows the rows to those holding every such character of the text, and LIKE decides.
+# pg_trgm's trigram index would not do: it keeps letters and digits only (no emoji) and a LIKE
+# needle must have three of them in a row (東京, two characters, has no trigram).
+UNINDEXED_CHARACTERS = (
+    "string_to_array(regexp_replace(search_text, '[\\x01-\\x7f]+', '', 'g'), NULL)"
+)
+
+
+# A row found through the characters' index (a bitmap heap scan: 1,050 rows for 東京 in 3.3 ms
+# at a million events) costs about as much as four rows walked with LIKE (40,000 in 34 ms).
+_POSTGRES_CHARACTER_MATCH_COST = 4.0
+
+
+def _unindexed_characters(query: Query) -> list[str]:
+    """Every non-ASCII character of the query's substring texts (those the word index cannot
+    serve), each once; empty when there are none or the query also has words to look for."""
+    if any(t.words for t in query.include):
+        return []
+    found = {c for t in query.include for c in t.folded if ord(c) > 0x7F}
+    return sorted(found)
+
+
+def _postgres_substring_newest(scoped, events, characters: list[str], count, older):
+    """The newest `count` of `events` (whose filters hold the LIKE of each text), older than
+    `older`: a first stretch of the timeline, then, if the texts are rarer than that, the walk
+    or every row the characters' index finds (then sorted), as for words (_postgres_newest):
+    🔥 at a million events walked 40,000 rows (70 ms) for its page."""
+    if older is not None:
+        events = events.filter(queries.older_than(*older))
+    edge = _timeline_edge(scoped, older, _POSTGRES_FIRST_WINDOW)
+    if edge is None:
+        return _newest(events, count)
+    found = _newest(events.filter(_at_or_after(*edge)), count)
+    if len(found) >= count:
+        return found
+    condition = f"{UNINDEXED_CHARACTERS} @> %s::text[]"
+    matches = _postgres_rows(condition, [characters])
+    if found:
+        needed = (count - len(found)) * _POSTGRES_FIRST_WINDOW / len(found)
+    else:
+        needed = count * max(_POSTGRES_FIRST_WINDOW, _cache_rows() / max(matches, 1))
+    rest = events.filter(queries.older_than(*edge))
+    if matches * _POSTGRES_CHARACTER_MATCH_COST >= needed:
+        return found + _newest(rest, count - len(found))
+    # The SQL is a constant; the characters are a parameter.
+    held = RawSQL(condition, [characters], output_field=BooleanField())  # noqa: S611
+    indexed = rest.filter(Q(held))
+    return found + _materialized_newest(indexed, count - len(found))
+
+
+def _postgres_rows(condition: str, params: list) -> float:
+    """How many events (everyone's) the planner expects to match `condition`, from the
+    statistics: no row is read."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM conversations_dmevent WHERE {condition}",  # noqa: S608
+            params,
+        )
+        [(plan,)] = cursor.fetchall()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return plan[0]["Plan"]["Plan Rows"]
 
 
 def _tsquery_unindexed(tsquery: str) -> Q:
