@@ -8,6 +8,7 @@ tsvector); text with no word boundaries to index (Chinese, Japanese, emoji, symb
 a substring of the folded text instead, so it is findable on both databases alike.
 """
 
+import contextlib
 import functools
 import json
 import math
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -228,6 +229,37 @@ def run(
 ) -> ResultPage:
     """A page of results: first the ids (newest_matches picks the cheapest plan for the query),
     then the page's rows with only what a result shows."""
+    with _serial_plans():
+        return _run(
+            owner, query, order=order, cursor=cursor, conversation=conversation, limit=limit
+        )
+
+
+@contextlib.contextmanager
+def _serial_plans():
+    """PostgreSQL: the search's statements without parallel workers. Its plans are index walks
+    that stop at a page, or a bounded set read through an index; a Gather's workers cost more to
+    start than the work they share on two cores (has:video at a million events: 12 ms with two
+    workers, 2 without; "you has:photo" best match 50-59 ms, 19). SET LOCAL: for this
+    transaction only, so nothing else on the connection is changed."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        yield
+
+
+def _run(
+    owner: AbstractBaseUser,
+    query: Query,
+    *,
+    order: str,
+    cursor: str,
+    conversation: Conversation | None,
+    limit: int,
+) -> ResultPage:
     undated = _scoped(owner, query, conversation, dates=False)
     scoped = _between_dates(undated, query)
     events = _filtered(scoped, query)
@@ -867,8 +899,9 @@ def _index_matches(indexed: list[Text], *, below: float, counted: dict | None = 
     every term it covers), or the first count found `below` the given number. Counting reads
     the word's whole list of documents (10-100 ms for "you" at a million events), so the
     longest words, the likely rare ones, are counted first, and once one is counted the short
-    ones (chat's "you", "see", "on") are taken to be common and not counted at all. `counted`
-    keeps the counts read, for the walk's next stretch to ask again at no cost."""
+    ones (chat's "you", "see", "on") are taken to be common and not counted at all. A word
+    whose own term alone has `below` documents is not counted either (_documents). `counted`
+    keeps what was read, for the walk's next stretch to ask again at no cost."""
     words = {(w, t.phrase) for t in indexed for w in t.words}
     counted = {} if counted is None else counted
     smallest = None
@@ -876,9 +909,10 @@ def _index_matches(indexed: list[Text], *, below: float, counted: dict | None = 
         for word, exact in sorted(words, key=lambda item: -len(item[0])):
             if smallest is not None and len(word) <= _SHORT_WORD:
                 break
-            if (word, exact) not in counted:
-                counted[word, exact] = _term_documents(cursor, word, exact=exact)
-            documents = counted[word, exact]
+            known = counted.get((word, exact))
+            if known is None or (not known[1] and known[0] < below):
+                known = counted[word, exact] = _documents(cursor, word, exact=exact, below=below)
+            documents = known[0]
             smallest = documents if smallest is None else min(smallest, documents)
             if smallest < below:
                 break
@@ -886,6 +920,26 @@ def _index_matches(indexed: list[Text], *, below: float, counted: dict | None = 
 
 
 _SHORT_WORD = 3
+
+
+def _documents(cursor, word: str, *, exact: bool, below: float) -> tuple[int, bool]:
+    """(documents, whether that is the whole count) for `word`: when the term itself is in at
+    least `below` documents, that many, read from the index as a plain term, which FTS5 streams
+    and stops reading at the LIMIT (about 1 ms for you at 1M events, where fts5vocab reads all
+    424,567 of you*'s documents: 10-11 ms); the word is common, whatever else it covers."""
+    limit = max(1, math.ceil(below))
+    # The word is letters and digits only (see _text): quoted, it is one FTS5 term.
+    cursor.execute(_AT_LEAST, [f'"{word}"', limit])
+    at_least = cursor.fetchone()[0]
+    if at_least >= limit:
+        return at_least, False
+    return _term_documents(cursor, word, exact=exact), True
+
+
+_AT_LEAST = (
+    "SELECT count(*) FROM (SELECT 1 FROM conversations_dmevent_fts"
+    " WHERE conversations_dmevent_fts MATCH %s LIMIT %s)"
+)
 
 
 def _term_documents(cursor, word: str, *, exact: bool) -> int:
@@ -904,18 +958,23 @@ def _cache_rows() -> int:
 
 def _sieved_batches(events, excluded, count) -> list[_Found]:
     """No words to look for, only words to leave out: the filtered rows newest first, in
-    batches, until enough are left."""
+    batches, until enough are left. A batch asks for a little more than is missing, by the share
+    of rows kept so far: with text no index serves, each row can cost a thousand walked ("👍 -you"
+    at 1M events: a first batch of 64 walked 64,000 rows, 26 ms of SQL, for 21 results)."""
     found: list[_Found] = []
-    batch = max(count * 2, 64)
+    read = 0
+    batch = count + count // 4 + 1
     while True:
         rows = _dated(_texts(events, batch))
         kept = _sieve(rows, "", excluded)
         found += [f for f in rows if f.pk in kept]
+        read += len(rows)
         if len(found) >= count or len(rows) < batch:
             return found[:count]
         last = rows[-1]
         events = events.filter(queries.older_than(last.created_at, last.sort_id))
-        batch *= 4
+        missing = (count - len(found)) * read / max(len(found), 1)
+        batch = min(int(missing * 1.25) + 1, 4 * batch)
 
 
 def _timeline_edge(scoped, before, rows: int) -> tuple[datetime, str] | None:
