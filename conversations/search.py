@@ -265,11 +265,14 @@ def _run(
     events = _filtered(scoped, query)
     # The walk (SQLite) bounds each stretch itself; see _sqlite_newest.
     walkable = _filtered(undated, query)
+    narrowed = bool(query.senders or query.places or conversation is not None)
     best = order == "best" and any(t.words for t in query.include)
     ranked_newest = 0
     if best:
         # One more than are ranked, to tell whether there were more.
-        candidates = newest_matches(scoped, query, events, BEST_CANDIDATES + 1, walkable=walkable)
+        candidates = newest_matches(
+            scoped, query, events, BEST_CANDIDATES + 1, walkable=walkable, narrowed=narrowed
+        )
         if len(candidates) > BEST_CANDIDATES:
             ranked_newest = BEST_CANDIDATES
         ranked = _ranked(_dated(candidates[:BEST_CANDIDATES]), query)
@@ -280,7 +283,9 @@ def _run(
         found = [f for _, f in ranked[: limit + 1]]
     else:
         older = _newest_cursor(owner, cursor) if cursor else None
-        found = newest_matches(scoped, query, events, limit + 1, older=older, walkable=walkable)
+        found = newest_matches(
+            scoped, query, events, limit + 1, older=older, walkable=walkable, narrowed=narrowed
+        )
     rows = (
         queries.visible_to(owner)
         .filter(pk__in=[f.pk for f in found[:limit]])
@@ -477,10 +482,12 @@ def newest_matches(
     *,
     older: tuple[datetime, str] | None = None,
     walkable: QuerySet[DmEvent] | None = None,
+    narrowed: bool = False,
 ) -> list[_Found]:
     """The newest `count` of `events` (_filtered from `scoped`) that match the query's words,
     older than `older` (created_at, sort_id) when given. `walkable` is `events` without the
-    query's dates, for the SQLite walk to bound its stretches by.
+    query's dates, for the SQLite walk to bound its stretches by. `narrowed`: `scoped` is one
+    person's messages or some conversations', whose rows lie scattered in the table.
 
     Both databases read a first stretch of the timeline, which tells how common the words are,
     then walk on (common words) or ask the full-text index for every match and sort (rare ones).
@@ -493,7 +500,8 @@ def newest_matches(
     indexed = [t for t in query.include if t.words]
     excluded = [t for t in query.exclude if t.words]
     if connection.vendor == "postgresql" and indexed:
-        return _postgres_newest(scoped, events, indexed, _tsquery(indexed, excluded), count, older)
+        tsquery = _tsquery(indexed, excluded)
+        return _postgres_newest(scoped, events, indexed, tsquery, count, older, narrowed)
     characters = _unindexed_characters(query)
     if connection.vendor == "postgresql" and characters:
         if excluded:
@@ -521,7 +529,9 @@ def _newest(events: QuerySet[DmEvent], count: int) -> list[_Found]:
 _POSTGRES_FIRST_WINDOW = 1024
 
 
-def _postgres_newest(scoped, events, indexed, tsquery: str, count: int, older) -> list[_Found]:
+def _postgres_newest(
+    scoped, events, indexed, tsquery: str, count: int, older, narrowed: bool = False
+) -> list[_Found]:
     """The newest `count` of `events` matching `tsquery` (the `indexed` texts without the words
     left out), older than `older`. A first stretch of the timeline, read through the time index
     with the tsquery as a plain filter, finds the page when the words are common. Otherwise the
@@ -551,7 +561,8 @@ def _postgres_newest(scoped, events, indexed, tsquery: str, count: int, older) -
         needed = (count - len(found)) * _POSTGRES_FIRST_WINDOW / len(found)
     else:  # rarer than one in a stretch, and as rare as the whole cache says
         needed = count * max(_POSTGRES_FIRST_WINDOW, _cache_rows() / max(matches, 1))
-    if matches * _POSTGRES_INDEX_MATCH_COST >= needed:
+    cost = _POSTGRES_SCATTERED_MATCH_COST if narrowed else _POSTGRES_INDEX_MATCH_COST
+    if matches * cost >= needed:
         # The walk, again from the newest: bounded by the stretch's edge, the planner took the
         # GIN index for a common phrase ("you the": 146 ms, 0.65 ms without the bound). And the
         # tsquery only as a filter no index serves: offered the words' GIN index, the planner
@@ -880,6 +891,11 @@ _INDEX_MATCH_COST = 0.6
 # heap page read at random (the 6,554 matches of coffee*: 85 ms): about ten times as dear. With
 # SQLite's 0.6, "coffee -you" went to the GIN index: 333 ms against 40 for the walk.
 _POSTGRES_INDEX_MATCH_COST = 8.0
+# One person's messages, or a conversation's, lie one in ten or more of the table's rows: each
+# row walked is a heap page read at random too, as dear as a GIN match. Walking 15,000 of
+# @friend's rows for the 101 newest with coffee took 44 ms, the GIN index's 6,554 coffee*
+# matches narrowed to theirs 12 (bench/search_bench.py, "coffee from:@…" best match).
+_POSTGRES_SCATTERED_MATCH_COST = 1.0
 
 
 # FTS5's terms with their document counts, over the cache's index, for this connection only.

@@ -358,6 +358,7 @@ def short_stretches(request, monkeypatch):
     monkeypatch.setattr(search, "_INDEX_MATCH_COST", cost)
     monkeypatch.setattr(search, "_POSTGRES_INDEX_MATCH_COST", cost)
     monkeypatch.setattr(search, "_POSTGRES_CHARACTER_MATCH_COST", cost)
+    monkeypatch.setattr(search, "_POSTGRES_SCATTERED_MATCH_COST", cost)
 
 
 @pytest.mark.parametrize("q", QUERIES)
