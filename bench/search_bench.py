@@ -13,9 +13,13 @@ to more than --budget seconds; a single run is stopped after --timeout seconds):
                 of the plans below that returns exactly those ids (its name in brackets)
                   index   the full-text index first (FTS5 MATCH joined to the owner's rows, or a
                           tsquery through GIN, materialized), then sorted by date
+                  chars   PostgreSQL, text with no words to index (CJK, emoji): the
+                          index of each event's non-ASCII characters (migration 0012) first,
+                          LIKE deciding, materialized, then sorted by date
                   one     the whole query as one SQL statement (search.matching, ordered, LIMIT),
-                          whatever plan the database picks: for operator-only and unindexed
-                          queries this is the only plan, so ours/floor shows what Python adds
+                          whatever plan the database picks: for operator-only queries (and
+                          unindexed text on SQLite) this is the only plan, so ours/floor shows
+                          what Python adds
                 SQLite has no exact raw "walk the timeline, test each row" plan: asking FTS5 row
                 by row rebuilds a prefix query's doclist for every row (minutes for "you"*).
   ours best     best match first (queries with indexed words): search.run ranks the newest
@@ -79,6 +83,10 @@ def cases(cache: datagen.Cache) -> list[Case]:
     )
     week = (datagen.END - timedelta(days=7)).date().isoformat()
     first_months = (datagen.END - datagen.SPAN + timedelta(days=60)).date().isoformat()
+    # A week a year back: a stretch in the middle of the timeline, bounded on both sides.
+    year_ago = datagen.END - timedelta(days=365)
+    year_ago_from = year_ago.date().isoformat()
+    year_ago_to = (year_ago + timedelta(days=8)).date().isoformat()
     return [
         Case("common", words["common"]),
         Case("common", words["frequent"]),
@@ -93,13 +101,18 @@ def cases(cache: datagen.Cache) -> list[Case]:
         Case("folding", "CAFE"),  # finds café: case and accents folded in the index
         Case("unindexed", "東京"),  # no word boundaries: a substring of the folded text
         Case("unindexed", "🔥"),
+        Case("unindexed", "会いましょう"),  # CJK of three characters and more
+        Case("unindexed", "👍 -you"),  # an emoji, without a common word
         Case("operator", f"from:@{friend}"),
         Case("operator", f"from:@{quiet}"),
         Case("operator", f"in:@{friend}"),
         Case("operator", "has:photo"),
         Case("operator", "has:link"),
         Case("operator", "has:post"),
+        Case("operator", "has:video"),
         Case("operator", f"after:{week}"),
+        Case("operator", f"before:{first_months}"),
+        Case("operator", f"after:{year_ago_from} before:{year_ago_to}"),
         Case("combined", f"{words['frequent']} from:@{friend}"),
         Case("combined", f"{words['common']} has:photo"),
         Case("combined", f"{words['frequent']} -{words['common']}"),
@@ -107,6 +120,9 @@ def cases(cache: datagen.Cache) -> list[Case]:
         Case("combined", f"{words['common']} after:{week}"),
         Case("combined", f"{words['frequent']} before:{first_months}"),
         Case("combined", f"{words['rare']} has:link after:{first_months}"),
+        Case("combined", f"{words['common']} after:{year_ago_from} before:{year_ago_to}"),
+        Case("combined", f"tomo after:{year_ago_from} before:{year_ago_to}"),
+        Case("combined", f"🔥 from:@{friend}"),
     ]
 
 
@@ -157,26 +173,53 @@ def floor_plans(owner, query: search.Query, rows: int) -> dict[str, tuple[str, l
     indexed = [t for t in query.include if t.words]
     excluded = [t for t in query.exclude if t.words]
     if indexed and not (query.senders or query.places or query.has):
-        # The index first, then the date order: the FTS table or the GIN index drives.
-        if connection.vendor == "sqlite":
+        # The index first, then the date order: the FTS table or the GIN index drives. The
+        # query's dates are checked on the rows it finds (on SQLite with unary +, so no index
+        # serves them: beside a MATCH a date range made SQLite ask FTS5 row by row).
+        sqlite = connection.vendor == "sqlite"
+        column = "+e.created_at" if sqlite else "created_at"
+        dates, date_params = "", []
+        if query.before:
+            dates += f" AND {column} < %s"
+            date_params.append(search._start_of(query.before))
+        if query.after:
+            dates += f" AND {column} >= %s"
+            date_params.append(search._start_of(query.after + timedelta(days=1)))
+        date_params = [connection.ops.adapt_datetimefield_value(d) for d in date_params]
+        if sqlite:
             sql = (
                 "SELECT e.id, e.search_text FROM conversations_dmevent_fts f"
                 " CROSS JOIN conversations_dmevent e ON e.id = f.rowid"
                 " WHERE conversations_dmevent_fts MATCH %s AND e.owner_id = %s"
-                " AND e.event_type = 'MessageCreate'"
+                f" AND e.event_type = 'MessageCreate'{dates}"
             )
-            params: list = [search._fts5(indexed, excluded), owner.pk]
+            params: list = [search._fts5(indexed, excluded), owner.pk, *date_params]
         else:
             sql = (
                 "WITH found AS MATERIALIZED (SELECT id, search_text, created_at, sort_id"
                 " FROM conversations_dmevent WHERE owner_id = %s"
-                " AND event_type = 'MessageCreate'"
+                f" AND event_type = 'MessageCreate'{dates}"
                 " AND search_vector @@ to_tsquery('simple', %s))"
                 " SELECT id, search_text FROM found"
             )
-            params = [owner.pk, search._tsquery(indexed, excluded)]
-        if all(t.words for t in query.include) and not (query.before or query.after):
+            params = [owner.pk, *date_params, search._tsquery(indexed, excluded)]
+        if all(t.words for t in query.include):
             plans["index"] = (sql + NEWEST + f" LIMIT {rows}", params)
+    characters = search._unindexed_characters(query)
+    if connection.vendor == "postgresql" and characters:
+        # The characters' GIN index first (migration 0012), LIKE deciding, then the date order.
+        found = search.matching(owner, query).extra(
+            where=[f"{search.UNINDEXED_CHARACTERS} @> %s::text[]"], params=[characters]
+        )
+        sql, params = found.values_list(
+            "id", "search_text", "created_at", "sort_id"
+        ).query.sql_with_params()
+        plans["chars"] = (
+            f"WITH found AS MATERIALIZED ({sql}) SELECT id, search_text FROM found"
+            + NEWEST
+            + f" LIMIT {rows}",
+            list(params),
+        )
     one = search.matching(owner, query).order_by("-created_at", "-sort_id")
     sql, params = one.values_list("id", "search_text")[:rows].query.sql_with_params()
     plans["one"] = (sql, list(params))

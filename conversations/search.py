@@ -8,6 +8,7 @@ tsvector); text with no word boundaries to index (Chinese, Japanese, emoji, symb
 a substring of the folded text instead, so it is findable on both databases alike.
 """
 
+import contextlib
 import functools
 import json
 import math
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -228,16 +229,50 @@ def run(
 ) -> ResultPage:
     """A page of results: first the ids (newest_matches picks the cheapest plan for the query),
     then the page's rows with only what a result shows."""
+    with _serial_plans():
+        return _run(
+            owner, query, order=order, cursor=cursor, conversation=conversation, limit=limit
+        )
+
+
+@contextlib.contextmanager
+def _serial_plans():
+    """PostgreSQL: the search's statements without parallel workers. Its plans are index walks
+    that stop at a page, or a bounded set read through an index; a Gather's workers cost more to
+    start than the work they share on two cores (has:video at a million events: 12 ms with two
+    workers, 2 without; "you has:photo" best match 50-59 ms, 19). SET LOCAL: for this
+    transaction only, so nothing else on the connection is changed."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        yield
+
+
+def _run(
+    owner: AbstractBaseUser,
+    query: Query,
+    *,
+    order: str,
+    cursor: str,
+    conversation: Conversation | None,
+    limit: int,
+) -> ResultPage:
     undated = _scoped(owner, query, conversation, dates=False)
     scoped = _between_dates(undated, query)
     events = _filtered(scoped, query)
     # The walk (SQLite) bounds each stretch itself; see _sqlite_newest.
     walkable = _filtered(undated, query)
+    narrowed = bool(query.senders or query.places or conversation is not None)
     best = order == "best" and any(t.words for t in query.include)
     ranked_newest = 0
     if best:
         # One more than are ranked, to tell whether there were more.
-        candidates = newest_matches(scoped, query, events, BEST_CANDIDATES + 1, walkable=walkable)
+        candidates = newest_matches(
+            scoped, query, events, BEST_CANDIDATES + 1, walkable=walkable, narrowed=narrowed
+        )
         if len(candidates) > BEST_CANDIDATES:
             ranked_newest = BEST_CANDIDATES
         ranked = _ranked(_dated(candidates[:BEST_CANDIDATES]), query)
@@ -248,7 +283,9 @@ def run(
         found = [f for _, f in ranked[: limit + 1]]
     else:
         older = _newest_cursor(owner, cursor) if cursor else None
-        found = newest_matches(scoped, query, events, limit + 1, older=older, walkable=walkable)
+        found = newest_matches(
+            scoped, query, events, limit + 1, older=older, walkable=walkable, narrowed=narrowed
+        )
     rows = (
         queries.visible_to(owner)
         .filter(pk__in=[f.pk for f in found[:limit]])
@@ -404,10 +441,12 @@ def newest_matches(
     *,
     older: tuple[datetime, str] | None = None,
     walkable: QuerySet[DmEvent] | None = None,
+    narrowed: bool = False,
 ) -> list[_Found]:
     """The newest `count` of `events` (_filtered from `scoped`) that match the query's words,
     older than `older` (created_at, sort_id) when given. `walkable` is `events` without the
-    query's dates, for the SQLite walk to bound its stretches by.
+    query's dates, for the SQLite walk to bound its stretches by. `narrowed`: `scoped` is one
+    person's messages or some conversations', whose rows lie scattered in the table.
 
     Both databases read a first stretch of the timeline, which tells how common the words are,
     then walk on (common words) or ask the full-text index for every match and sort (rare ones).
@@ -420,7 +459,13 @@ def newest_matches(
     indexed = [t for t in query.include if t.words]
     excluded = [t for t in query.exclude if t.words]
     if connection.vendor == "postgresql" and indexed:
-        return _postgres_newest(scoped, events, indexed, _tsquery(indexed, excluded), count, older)
+        tsquery = _tsquery(indexed, excluded)
+        return _postgres_newest(scoped, events, indexed, tsquery, count, older, narrowed)
+    characters = _unindexed_characters(query)
+    if connection.vendor == "postgresql" and characters:
+        if excluded:
+            events = events.exclude(_tsquery_match(_tsquery_any(excluded)))
+        return _postgres_substring_newest(scoped, events, characters, count, older)
     if connection.vendor == "postgresql" or not (indexed or excluded):
         if older is not None:
             events = events.filter(queries.older_than(*older))
@@ -443,7 +488,9 @@ def _newest(events: QuerySet[DmEvent], count: int) -> list[_Found]:
 _POSTGRES_FIRST_WINDOW = 1024
 
 
-def _postgres_newest(scoped, events, indexed, tsquery: str, count: int, older) -> list[_Found]:
+def _postgres_newest(
+    scoped, events, indexed, tsquery: str, count: int, older, narrowed: bool = False
+) -> list[_Found]:
     """The newest `count` of `events` matching `tsquery` (the `indexed` texts without the words
     left out), older than `older`. A first stretch of the timeline, read through the time index
     with the tsquery as a plain filter, finds the page when the words are common. Otherwise the
@@ -473,10 +520,14 @@ def _postgres_newest(scoped, events, indexed, tsquery: str, count: int, older) -
         needed = (count - len(found)) * _POSTGRES_FIRST_WINDOW / len(found)
     else:  # rarer than one in a stretch, and as rare as the whole cache says
         needed = count * max(_POSTGRES_FIRST_WINDOW, _cache_rows() / max(matches, 1))
-    if matches * _POSTGRES_INDEX_MATCH_COST >= needed:
-        # Again from the newest: bounded by the stretch's edge, the planner took the GIN index
-        # for a common phrase ("you the": 146 ms, 0.65 ms without the bound).
-        return _newest(matched, count)
+    cost = _POSTGRES_SCATTERED_MATCH_COST if narrowed else _POSTGRES_INDEX_MATCH_COST
+    if matches * cost >= needed:
+        # The walk, again from the newest: bounded by the stretch's edge, the planner took the
+        # GIN index for a common phrase ("you the": 146 ms, 0.65 ms without the bound). And the
+        # tsquery only as a filter no index serves: offered the words' GIN index, the planner
+        # read every match of coffee* for "coffee -you" and sorted them (120 ms; the walk, 14).
+        walk = events.filter(_tsquery_unindexed(tsquery))
+        return _newest(walk, count)
     rest = matched.filter(queries.older_than(*edge))
     return found + _materialized_newest(rest, count - len(found))
 
@@ -499,6 +550,75 @@ _ESTIMATE = (
     "EXPLAIN (FORMAT JSON) SELECT 1 FROM conversations_dmevent"
     " WHERE search_vector @@ to_tsquery('simple', %s)"
 )
+
+
+# PostgreSQL: text no word index serves (CJK, emoji, symbols) ----------------------------------
+
+# The characters of the folded text outside ASCII, as an array: what migration 0012's GIN index
+# holds for each event (the expression must be written exactly as the index's). Chinese,
+# Japanese and Korean text, emoji and symbols are looked for as substrings (LIKE '%…%'), which
+# no B-tree or tsvector serves; a message holding 東京 holds the characters 東 and 京, so the
+# index narrows the rows to those holding every such character of the text, and LIKE decides.
+# pg_trgm's trigram index would not do: it keeps letters and digits only (no emoji) and a LIKE
+# needle must have three of them in a row (東京, two characters, has no trigram).
+UNINDEXED_CHARACTERS = (
+    "string_to_array(regexp_replace(search_text, '[\\x01-\\x7f]+', '', 'g'), NULL)"
+)
+
+
+# A row found through the characters' index (a bitmap heap scan: 1,050 rows for 東京 in 3.3 ms
+# at a million events) costs about as much as four rows walked with LIKE (40,000 in 34 ms).
+_POSTGRES_CHARACTER_MATCH_COST = 4.0
+
+
+def _unindexed_characters(query: Query) -> list[str]:
+    """Every non-ASCII character of the query's substring texts (those the word index cannot
+    serve), each once; empty when there are none or the query also has words to look for."""
+    if any(t.words for t in query.include):
+        return []
+    found = {c for t in query.include for c in t.folded if ord(c) > 0x7F}
+    return sorted(found)
+
+
+def _postgres_substring_newest(scoped, events, characters: list[str], count, older):
+    """The newest `count` of `events` (whose filters hold the LIKE of each text), older than
+    `older`: a first stretch of the timeline, then, if the texts are rarer than that, the walk
+    or every row the characters' index finds (then sorted), as for words (_postgres_newest):
+    🔥 at a million events walked 40,000 rows (70 ms) for its page."""
+    if older is not None:
+        events = events.filter(queries.older_than(*older))
+    edge = _timeline_edge(scoped, older, _POSTGRES_FIRST_WINDOW)
+    if edge is None:
+        return _newest(events, count)
+    found = _newest(events.filter(_at_or_after(*edge)), count)
+    if len(found) >= count:
+        return found
+    condition = f"{UNINDEXED_CHARACTERS} @> %s::text[]"
+    matches = _postgres_rows(condition, [characters])
+    if found:
+        needed = (count - len(found)) * _POSTGRES_FIRST_WINDOW / len(found)
+    else:
+        needed = count * max(_POSTGRES_FIRST_WINDOW, _cache_rows() / max(matches, 1))
+    rest = events.filter(queries.older_than(*edge))
+    if matches * _POSTGRES_CHARACTER_MATCH_COST >= needed:
+        return found + _newest(rest, count - len(found))
+    # The SQL is a constant; the characters are a parameter.
+    held = RawSQL(condition, [characters], output_field=BooleanField())  # noqa: S611
+    indexed = rest.filter(Q(held))
+    return found + _materialized_newest(indexed, count - len(found))
+
+
+def _postgres_rows(condition: str, params: list) -> float:
+    """How many events (everyone's) the planner expects to match `condition`, from the
+    statistics: no row is read."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM conversations_dmevent WHERE {condition}",  # noqa: S608
+            params,
+        )
+        [(plan,)] = cursor.fetchall()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return plan[0]["Plan"]["Plan Rows"]
 
 
 def _tsquery_unindexed(tsquery: str) -> Q:
@@ -614,8 +734,10 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
     found: list[_Found] = []
     boundary, walked, window = older, 0, _FIRST_WINDOW
     cached = needed = None
+    counted: dict = {}  # FTS5's document counts, each read once (11 ms for you* at 1M events)
+    to_the_end = False
     while True:
-        edge = _timeline_edge(scoped, boundary, window)
+        edge = None if to_the_end else _timeline_edge(scoped, boundary, window)
         # Each stretch is bounded by its own ends, and by the query's dates only where it has
         # none: two lower bounds on created_at and SQLite ranged over the looser one (2.5 s for
         # a rare word after:2025-01-01, reading every row since).
@@ -642,16 +764,25 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
             # nothing found needed = count * cached / m: m below sqrt(count * cached / cost).
             cost = max(_INDEX_MATCH_COST, 1e-9)
             enough = needed / cost if found else math.sqrt(count * cached / cost)
-            matches = _index_matches(indexed, below=enough)
+            matches = _index_matches(indexed, below=enough, counted=counted)
             if matches < enough:
+                if _rest_fits(scoped, query, boundary, WALK_BUDGET - walked):
+                    to_the_end = True
+                    continue
                 break
             if not found:
                 needed = count * cached / max(matches, 1)
         if walked + needed > WALK_BUDGET:
+            if _rest_fits(scoped, query, boundary, WALK_BUDGET - walked):
+                to_the_end = True
+                continue
             break
         window = min(max(int(needed * 1.25), window), WALK_BUDGET - walked)
-    # Rare words: every older match from the index, newest first, then the exclusions.
-    rest = _fts_joined(_older_unindexed(events, boundary), include)
+    # Rare words: every older match from the index, newest first, then the exclusions. The
+    # query's dates are written so that no index serves them, as the walk's end is: beside a
+    # MATCH, a date range led SQLite to walk the time index and ask FTS5 row by row (44 ms for
+    # "tomo" in a week of 9,579 events at a million, where FTS5's 10,011 matches take 15).
+    rest = _fts_joined(_older_unindexed(_unindexed_dates(walkable, query), boundary), include)
     if not excluded:
         return found + _texts(rest, count - len(found))
     # The matches in growing chunks, each older than the last, until enough are left: reading
@@ -666,6 +797,25 @@ def _sqlite_newest(scoped, events, walkable, query, count, older) -> list[_Found
         last = rows[-1]
         rest = _fts_joined(_older_unindexed(events, (last.created_at, last.sort_id)), include)
         chunk *= 4
+
+
+def _rest_fits(scoped, query: Query, boundary, rows: int) -> bool:
+    """Whether what is left of a query bounded by after: is at most `rows` events, to read to
+    its end on the walk: a week a year back is a few thousand rows (3 ms), where the index reads
+    every match of the words, whenever written."""
+    return query.after is not None and _timeline_edge(scoped, boundary, max(rows, 0) + 1) is None
+
+
+def _unindexed_dates(events: QuerySet[DmEvent], query: Query) -> QuerySet[DmEvent]:
+    """The query's dates, written so that no index serves them (unary +; see _older_unindexed)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    if query.before:
+        before = adapt(_start_of(query.before))
+        events = events.extra(where=["+conversations_dmevent.created_at < %s"], params=[before])
+    if query.after:
+        after = adapt(_start_of(query.after + timedelta(days=1)))
+        events = events.extra(where=["+conversations_dmevent.created_at >= %s"], params=[after])
+    return events
 
 
 def _older_unindexed(events: QuerySet[DmEvent], before: tuple[datetime, str]):
@@ -700,6 +850,11 @@ _INDEX_MATCH_COST = 0.6
 # heap page read at random (the 6,554 matches of coffee*: 85 ms): about ten times as dear. With
 # SQLite's 0.6, "coffee -you" went to the GIN index: 333 ms against 40 for the walk.
 _POSTGRES_INDEX_MATCH_COST = 8.0
+# One person's messages, or a conversation's, lie one in ten or more of the table's rows: each
+# row walked is a heap page read at random too, as dear as a GIN match. Walking 15,000 of
+# @friend's rows for the 101 newest with coffee took 44 ms, the GIN index's 6,554 coffee*
+# matches narrowed to theirs 12 (bench/search_bench.py, "coffee from:@…" best match).
+_POSTGRES_SCATTERED_MATCH_COST = 1.0
 
 
 # FTS5's terms with their document counts, over the cache's index, for this connection only.
@@ -713,25 +868,26 @@ _PREFIX_DOCUMENTS = (
 )
 
 
-def _index_matches(indexed: list[Text], *, below: float) -> int:
+def _index_matches(indexed: list[Text], *, below: float, counted: dict | None = None) -> int:
     """At most how many messages the index matches for `indexed` (all of them together): the
     fewest documents of any one word, from FTS5's own counts (fts5vocab; a prefix word counts
     every term it covers), or the first count found `below` the given number. Counting reads
     the word's whole list of documents (10-100 ms for "you" at a million events), so the
     longest words, the likely rare ones, are counted first, and once one is counted the short
-    ones (chat's "you", "see", "on") are taken to be common and not counted at all."""
+    ones (chat's "you", "see", "on") are taken to be common and not counted at all. A word
+    whose own term alone has `below` documents is not counted either (_documents). `counted`
+    keeps what was read, for the walk's next stretch to ask again at no cost."""
     words = {(w, t.phrase) for t in indexed for w in t.words}
+    counted = {} if counted is None else counted
     smallest = None
     with connection.cursor() as cursor:
-        cursor.execute(_TERMS)
         for word, exact in sorted(words, key=lambda item: -len(item[0])):
             if smallest is not None and len(word) <= _SHORT_WORD:
                 break
-            if exact:  # a phrase's words are whole terms
-                cursor.execute(_TERM_DOCUMENTS, [word])
-            else:  # every term that starts with the word
-                cursor.execute(_PREFIX_DOCUMENTS, [word, word[:-1] + chr(ord(word[-1]) + 1)])
-            documents = cursor.fetchone()[0] or 0
+            known = counted.get((word, exact))
+            if known is None or (not known[1] and known[0] < below):
+                known = counted[word, exact] = _documents(cursor, word, exact=exact, below=below)
+            documents = known[0]
             smallest = documents if smallest is None else min(smallest, documents)
             if smallest < below:
                 break
@@ -741,6 +897,35 @@ def _index_matches(indexed: list[Text], *, below: float) -> int:
 _SHORT_WORD = 3
 
 
+def _documents(cursor, word: str, *, exact: bool, below: float) -> tuple[int, bool]:
+    """(documents, whether that is the whole count) for `word`: when the term itself is in at
+    least `below` documents, that many, read from the index as a plain term, which FTS5 streams
+    and stops reading at the LIMIT (about 1 ms for you at 1M events, where fts5vocab reads all
+    424,567 of you*'s documents: 10-11 ms); the word is common, whatever else it covers."""
+    limit = max(1, math.ceil(below))
+    # The word is letters and digits only (see _text): quoted, it is one FTS5 term.
+    cursor.execute(_AT_LEAST, [f'"{word}"', limit])
+    at_least = cursor.fetchone()[0]
+    if at_least >= limit:
+        return at_least, False
+    return _term_documents(cursor, word, exact=exact), True
+
+
+_AT_LEAST = (
+    "SELECT count(*) FROM (SELECT 1 FROM conversations_dmevent_fts"
+    " WHERE conversations_dmevent_fts MATCH %s LIMIT %s)"
+)
+
+
+def _term_documents(cursor, word: str, *, exact: bool) -> int:
+    cursor.execute(_TERMS)
+    if exact:  # a phrase's words are whole terms
+        cursor.execute(_TERM_DOCUMENTS, [word])
+    else:  # every term that starts with the word
+        cursor.execute(_PREFIX_DOCUMENTS, [word, word[:-1] + chr(ord(word[-1]) + 1)])
+    return cursor.fetchone()[0] or 0
+
+
 def _cache_rows() -> int:
     """About how many events the cache holds, every owner's (ids are handed out in order)."""
     return DmEvent.objects.aggregate(newest=Max("pk"))["newest"] or 0
@@ -748,18 +933,23 @@ def _cache_rows() -> int:
 
 def _sieved_batches(events, excluded, count) -> list[_Found]:
     """No words to look for, only words to leave out: the filtered rows newest first, in
-    batches, until enough are left."""
+    batches, until enough are left. A batch asks for a little more than is missing, by the share
+    of rows kept so far: with text no index serves, each row can cost a thousand walked ("👍 -you"
+    at 1M events: a first batch of 64 walked 64,000 rows, 26 ms of SQL, for 21 results)."""
     found: list[_Found] = []
-    batch = max(count * 2, 64)
+    read = 0
+    batch = count + count // 4 + 1
     while True:
         rows = _dated(_texts(events, batch))
         kept = _sieve(rows, "", excluded)
         found += [f for f in rows if f.pk in kept]
+        read += len(rows)
         if len(found) >= count or len(rows) < batch:
             return found[:count]
         last = rows[-1]
         events = events.filter(queries.older_than(last.created_at, last.sort_id))
-        batch *= 4
+        missing = (count - len(found)) * read / max(len(found), 1)
+        batch = min(int(missing * 1.25) + 1, 4 * batch)
 
 
 def _timeline_edge(scoped, before, rows: int) -> tuple[datetime, str] | None:
