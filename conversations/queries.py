@@ -84,11 +84,9 @@ def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySe
             )
         )
     return (
-        conversations.select_related("last_event", "last_event__sender")
-        .defer(
-            *(f"last_event__{name}" for name in (*EVENT_UNSHOWN, *INBOX_UNSHOWN)),
-            *_person_unshown("last_event__sender__"),
-        )
+        # The last message's sender is one of the conversation's people (inbox_page loads them).
+        conversations.select_related("last_event")
+        .defer(*(f"last_event__{name}" for name in (*EVENT_UNSHOWN, *INBOX_UNSHOWN)))
         .order_by("-last_event_at", "-pk")
     )
 

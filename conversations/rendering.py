@@ -543,7 +543,7 @@ def inbox_row(conversation, me: str) -> dict:
         # A join or leave is said in words; a message by who wrote it (in a group) and its line.
         "system": system_text(last, people) if system else "",
         "last_is_mine": mine,
-        "sender": display_name(last.sender, last.sender_x_id)
+        "sender": display_name(_sender(last, people), last.sender_x_id)
         if conversation.is_group and not mine
         else "",
         "preview": "" if system else message_preview(last),
@@ -554,9 +554,18 @@ def inbox_row(conversation, me: str) -> dict:
 def system_text(event: DmEvent, participants: list[XUser]) -> str:
     """ "@ana added @ben", "@cy left": a join or leave, named from the conversation's people."""
     people = {p.x_id: p for p in participants}
-    if event.sender is not None:
-        people.setdefault(event.sender_x_id, event.sender)
+    if event.sender_x_id not in people and (sender := _sender(event, participants)):
+        people[event.sender_x_id] = sender
     return system_line(event, people)
+
+
+def _sender(event: DmEvent, participants: list[XUser]) -> XUser | None:
+    """Who sent `event`: one of its conversation's people (the store makes every sender one), or
+    else the event's own sender row, read if it was not."""
+    for person in participants:
+        if person.x_id == event.sender_x_id:
+            return person
+    return event.sender
 
 
 _ID = "0"  # any id the route takes, replaced

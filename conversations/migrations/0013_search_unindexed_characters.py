@@ -36,6 +36,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("conversations", "0011_search_conversation_index")]
+    dependencies = [("conversations", "0012_message_body")]
 
     operations = [migrations.RunPython(create, drop)]
