@@ -57,10 +57,6 @@ PERSON_SHOWN = ("id", "x_id", "username", "name", "unavailable")
 EVENT_UNSHOWN = ("search_text", "raw")
 
 
-def _person_unshown(prefix: str) -> list[str]:
-    return [prefix + f.name for f in XUser._meta.concrete_fields if f.name not in PERSON_SHOWN]
-
-
 # The inbox shows a message by the line the store kept (preview_html): not its body or text.
 INBOX_UNSHOWN = ("body_html", "text", "entities")
 
@@ -201,15 +197,23 @@ def _with_everything(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
 
 
 def _page_of(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
-    """Events as a reader's page reads them: with their senders, without what it never shows
-    (X's JSON is kept: reactions come from it)."""
-    return events.select_related("sender").defer("search_text", *_person_unshown("sender__"))
+    """Events as a reader's page reads them, without what it never shows (X's JSON is kept:
+    reactions come from it)."""
+    return events.defer("search_text")
 
 
-def _with_bodies(rows: list[DmEvent]) -> list[DmEvent]:
-    """A reader's page: each event's body as the store rendered it, so the page reads no media or
-    posts; only a body made by other code (stored before the rendering changed) is made again,
-    from its media and posts read here."""
+def _as_shown(rows: list[DmEvent], conversation: Conversation) -> list[DmEvent]:
+    """A reader's page: each event's sender from the conversation's people (every sender is one:
+    the store makes them so), read only for one that is not; each body as the store rendered it,
+    so the page reads no media or posts, made again only where other code made it (stored before
+    the rendering changed), from its media and posts read here."""
+    people = {p.pk: p for p in conversation.participants.all()}
+    for event in rows:
+        if event.sender_id in people:
+            event.sender = people[event.sender_id]
+    prefetch_related_objects(
+        [e for e in rows if e.sender_id and not DmEvent.sender.is_cached(e)], "sender"
+    )
     prefetch_related_objects([e for e in rows if not rendering.body_is_current(e)], *_body_parts())
     return rows
 
@@ -222,7 +226,8 @@ def events_before(
     events = visible_to(owner).filter(conversation=conversation)
     if anchor is not None:
         events = events.filter(older_than(anchor.created_at, anchor.sort_id))
-    rows = _with_bodies(list(_page_of(events).order_by("-created_at", "-sort_id")[: limit + 1]))
+    rows = list(_page_of(events).order_by("-created_at", "-sort_id")[: limit + 1])
+    rows = _as_shown(rows, conversation)
     return Page(
         events=rows[:limit][::-1], found_oldest=len(rows) <= limit, found_newest=anchor is None
     )
@@ -239,7 +244,9 @@ def events_after(
         .filter(conversation=conversation)
         .filter(newer_than(anchor.created_at, anchor.sort_id))
     )
-    rows = _with_bodies(list(_page_of(events).order_by("created_at", "sort_id")[: limit + 1]))
+    rows = _as_shown(
+        list(_page_of(events).order_by("created_at", "sort_id")[: limit + 1]), conversation
+    )
     return Page(events=rows[:limit], found_oldest=False, found_newest=len(rows) <= limit)
 
 
