@@ -8,27 +8,24 @@ import json
 import os
 import re
 import zipfile
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from conversations import linkcards, search, sync
-from conversations.models import Conversation, DmEvent, Media, SyncState, XUser
+from conversations import linkcards, search
+from conversations.models import Conversation, DmEvent, Media, XUser
 from dmreader import housekeeping, leaving
-from dmreader.models import XAccount
 from exports import files, tasks, views
 from exports.models import Export
 from tests.sandbox import Sandbox
-from tests.signin_helpers import sign_in
+from tests.signin_helpers import Reader, flushed_after, synced_reader
 
 pytestmark = pytest.mark.django_db
 
@@ -36,13 +33,6 @@ REPO = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((REPO / "docs" / "export-schema.json").read_text())
 THEO = "2893011764-1432706037263519745"  # maya and theo_park: 2,000+ events
 HX = {"HX-Request": "true"}
-
-
-@dataclass(frozen=True)
-class Reader:
-    user: AbstractBaseUser
-    client: Client
-    x_id: str
 
 
 @pytest.fixture(scope="module")
@@ -65,23 +55,13 @@ def sandbox(tmp_path_factory):
 @pytest.fixture(scope="module")
 def readers(sandbox, django_db_setup, django_db_blocker, media_cache) -> dict[str, Reader]:
     """maya_reads and jonas_k, signed in and synced once, committed for the module."""
-
-    try:
+    with flushed_after(django_db_blocker):
         with (
             django_db_blocker.unblock(),
             override_settings(**sandbox.urls, MEDIA_CACHE_DIR=media_cache),
         ):
-            found = {}
-            for username in ("maya_reads", "jonas_k"):
-                client = Client()
-                sign_in(client, sandbox, username)
-                account = XAccount.objects.get(username=username)
-                assert sync.sync_account(account.user_id).status == SyncState.IDLE
-                found[username] = Reader(account.user, client, account.x_user_id)
+            found = {u: synced_reader(sandbox, u) for u in ("maya_reads", "jonas_k")}
         yield found
-    finally:  # even when the setup failed: later tests must not see its rows
-        with django_db_blocker.unblock():
-            call_command("flush", interactive=False, verbosity=0)
 
 
 @pytest.fixture(autouse=True)

@@ -7,12 +7,9 @@ import html
 import http.server
 import re
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser
-from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -22,7 +19,7 @@ from conversations import sync
 from conversations.models import Conversation, DmEvent, Media, SyncRun, SyncState, XUser
 from dmreader.models import XAccount
 from tests.sandbox import Sandbox
-from tests.signin_helpers import sign_in
+from tests.signin_helpers import Reader, flushed_after, sign_in, synced_reader
 
 pytestmark = pytest.mark.django_db
 
@@ -31,13 +28,6 @@ WINDOW = timedelta(days=30)
 HX = {"HX-Request": "true"}
 EVENT_IDS = re.compile(r'<(?:article|li)\b[^>]*\bid="e(\d+)"')
 ROW = re.compile(r'<a class="inbox-row" href="/c/([^/]+)/">(.*?)</a>', re.DOTALL)
-
-
-@dataclass(frozen=True)
-class Reader:
-    user: AbstractBaseUser
-    client: Client
-    x_id: str
 
 
 @pytest.fixture(scope="module")
@@ -52,22 +42,13 @@ def readers(sandbox, django_db_setup, django_db_blocker, tmp_path_factory) -> di
     """maya_reads and jonas_k, signed in and synced once (about 4 s), committed for the module and
     flushed after it, as a transactional test would leave the database."""
     media_cache = tmp_path_factory.mktemp("media-cache")
-    try:
+    with flushed_after(django_db_blocker):
         with (
             django_db_blocker.unblock(),
             override_settings(**sandbox.urls, MEDIA_CACHE_DIR=media_cache),
         ):
-            found = {}
-            for username in ("maya_reads", "jonas_k"):
-                client = Client()
-                sign_in(client, sandbox, username)
-                account = XAccount.objects.get(username=username)
-                assert sync.sync_account(account.user_id).status == SyncState.IDLE
-                found[username] = Reader(account.user, client, account.x_user_id)
+            found = {u: synced_reader(sandbox, u) for u in ("maya_reads", "jonas_k")}
         yield found
-    finally:  # even when the setup failed: later tests must not see its rows
-        with django_db_blocker.unblock():
-            call_command("flush", interactive=False, verbosity=0)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
-from conversations import erase, import_jobs, importing, media, store, sync
+from conversations import erase, import_jobs, importing, media, store
 from conversations.archive import open_archive
 from conversations.models import (
     Conversation,
@@ -23,14 +23,12 @@ from conversations.models import (
     ImportJob,
     Media,
     SharedPost,
-    SyncState,
     XUser,
 )
-from dmreader.models import XAccount
 from exports import views
 from tests import archive_factory as af
 from tests.sandbox import Sandbox
-from tests.signin_helpers import sign_in
+from tests.signin_helpers import flushed_after, signed_in_and_synced
 from tests.test_import_views import make_reader, text_of, upload
 
 pytestmark = pytest.mark.django_db
@@ -55,11 +53,8 @@ def readers(sandbox, django_db_setup, django_db_blocker, tmp_path_factory):
     jonas_k, committed for the module (and flushed after it, even when this setup fails: what it
     committed would otherwise be seen by every later test)."""
     media_cache = tmp_path_factory.mktemp("restore-media")
-    try:
+    with flushed_after(django_db_blocker):
         yield from _readers(sandbox, django_db_blocker, tmp_path_factory, media_cache)
-    finally:
-        with django_db_blocker.unblock():
-            call_command("flush", interactive=False, verbosity=0)
 
 
 def _readers(sandbox, django_db_blocker, tmp_path_factory, media_cache):
@@ -67,13 +62,7 @@ def _readers(sandbox, django_db_blocker, tmp_path_factory, media_cache):
         django_db_blocker.unblock(),
         override_settings(**sandbox.urls, MEDIA_CACHE_DIR=media_cache),
     ):
-        found = {}
-        for username in ("maya_reads", "jonas_k"):
-            client = Client()
-            sign_in(client, sandbox, username)
-            account = XAccount.objects.get(username=username)
-            assert sync.sync_account(account.user_id).status == SyncState.IDLE
-            found[username] = (client, account)
+        found = {u: signed_in_and_synced(sandbox, u) for u in ("maya_reads", "jonas_k")}
         maya = found["maya_reads"][1]
         group = af.Conversation(af.snowflake(LONG_AGO, 50), True)
         friend = "2893011764"
