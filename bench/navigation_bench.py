@@ -17,11 +17,9 @@ PostgreSQL: scripts/with-postgres .venv/bin/python bench/navigation_bench.py
 """
 
 import argparse
-import math
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from django.db import connection, reset_queries, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from bench import datagen
+from bench import datagen, timing
 from conversations import queries
 
 PANE = {"HX-Request": "true", "HX-Target": "thread-pane"}
@@ -48,25 +46,8 @@ def measure(run: Callable[[], object], args) -> tuple[list[float], int, int]:
         response = run()
     assert response.status_code == 200, response.status_code
     size = len(response.content)
-    times: list[float] = []
-    spent = 0.0
-    while len(times) < args.runs and (spent < args.budget or len(times) < args.min_runs):
-        started = time.perf_counter()
-        run()
-        elapsed = time.perf_counter() - started
-        times.append(elapsed * 1000)
-        spent += elapsed
+    times = timing.repeat(run, args)
     return times, len(captured), size
-
-
-def cell(times: list[float]) -> str:
-    ordered = sorted(times)
-    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-    return f"{_ms(statistics.median(times))}/{_ms(p95)}"
-
-
-def _ms(value: float) -> str:
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
 def requests_for(client: Client, busy: str, small: str) -> dict[str, Callable[[], object]]:
@@ -118,7 +99,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for name, results in rows.items():
-        cells = [f"{cell(t)} ms {q:>2}q {b / 1024:>5.1f}KB" for t, q, b in results]
+        cells = [f"{timing.cell(t)} ms {q:>2}q {b / 1024:>5.1f}KB" for t, q, b in results]
         print(f"{name:<24}" + "".join(f"{c:>{width}}" for c in cells))
     for which in ("busy", "small"):
         whole, partial = rows[f"{which}: whole page"], rows[f"{which}: thread partial"]

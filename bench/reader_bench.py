@@ -29,12 +29,10 @@ PostgreSQL: scripts/with-postgres .venv/bin/python bench/reader_bench.py
 """
 
 import argparse
-import math
 import os
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,7 +56,7 @@ from django.db import connection, reset_queries
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from bench import datagen
+from bench import datagen, timing
 from conversations import queries
 
 SEARCH = "coffee"
@@ -113,27 +111,10 @@ def measure(run: Callable[[], object], args) -> tuple[list[float], list[str], in
     run()  # warms caches, and does once what a first visit does (a read mark, a sync queued)
     with CaptureQueriesContext(connection) as captured:
         run()  # the queries every later visit sends: counted and replayed, not timed
-    times: list[float] = []
-    spent = 0.0
-    while len(times) < args.runs and (spent < args.budget or len(times) < args.min_runs):
-        started = time.perf_counter()
-        run()
-        elapsed = time.perf_counter() - started
-        times.append(elapsed * 1000)
-        spent += elapsed
+    times = timing.repeat(run, args)
     # Only what the database answers: the session's writes and savepoints are not replayed.
     statements = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
     return times, statements, len(captured)
-
-
-def cell(times: list[float]) -> str:
-    ordered = sorted(times)
-    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-    return f"{_ms(statistics.median(times))}/{_ms(p95)}"
-
-
-def _ms(value: float) -> str:
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
 def main() -> None:
@@ -172,12 +153,12 @@ def main() -> None:
         cells |= {name: get(client, *page) for name, page in pages(cache, anchor.x_id).items()}
         for name, run in cells.items():
             times, statements, count = measure(run, args)
-            rows.setdefault(name, {})[size] = cell(times)
+            rows.setdefault(name, {})[size] = timing.cell(times)
             medians.setdefault(name, {})[size] = statistics.median(times)
             if name.startswith("floor: SELECT"):
                 continue
             sql_times, _, _ = measure(replay(statements), args)
-            rows.setdefault(f"  SQL of {name}", {})[size] = cell(sql_times)
+            rows.setdefault(f"  SQL of {name}", {})[size] = timing.cell(sql_times)
             medians.setdefault(f"  SQL of {name}", {})[size] = statistics.median(sql_times)
             counts.setdefault(name, {})[size] = str(count)
 

@@ -57,7 +57,7 @@ from django.db import OperationalError, connection
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
-from bench import datagen
+from bench import datagen, timing
 from conversations import search
 from conversations.models import DmEvent, XUser
 
@@ -257,11 +257,7 @@ class Figures:
     def cell(self) -> str:
         if self.timed_out:
             return f">{self.times[0] / 1000:.0f} s"
-        return f"{_ms(self.p50)}/{_ms(self.quantile(0.95))}"
-
-
-def _ms(value: float) -> str:
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+        return f"{timing.ms(self.p50)}/{timing.ms(self.quantile(0.95))}"
 
 
 @contextmanager
