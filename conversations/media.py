@@ -265,24 +265,18 @@ def _keep(name: str, content_type: str, head: bytes, rest, max_bytes: int) -> bo
     storage = cache_storage()
     if storage.exists(name):
         return True
-    fd, tmp = _temp_file(storage, ".keep-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content_type.encode("ascii") + b"\n" + head)
-            copied = len(head)
-            while chunk := rest.read(64 * 1024):
-                copied += len(chunk)
-                if copied > max_bytes:
-                    return False
-                out.write(chunk)
-        with _Downloaded(open(tmp, "rb"), name=tmp) as kept:
-            saved = storage.save(name, kept)
-        if saved != name:
-            storage.delete(saved)
+
+    def write(out) -> bool:
+        out.write(content_type.encode("ascii") + b"\n" + head)
+        copied = len(head)
+        while chunk := rest.read(64 * 1024):
+            copied += len(chunk)
+            if copied > max_bytes:
+                return False
+            out.write(chunk)
         return True
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+    return _save_written(storage, name, ".keep-", write)
 
 
 # The cache ----------------------------------------------------------------------------------------
@@ -349,13 +343,24 @@ def _temp_file(storage: Storage, prefix: str) -> tuple[int, str]:
 
 
 def _fetch_into(storage: Storage, name: str, url: str, *, max_bytes: int, token: str) -> bool:
-    fd, tmp = _temp_file(storage, ".download-")
+    return _save_written(
+        storage,
+        name,
+        ".download-",
+        lambda out: _download(url, out, max_bytes=max_bytes, token=token),
+    )
+
+
+def _save_written(storage: Storage, name: str, prefix: str, write) -> bool:
+    """The object `write(file)` writes (False: nothing to keep), saved into `storage` as `name`
+    whole or not at all: written to a temporary file first, then saved from it."""
+    fd, tmp = _temp_file(storage, prefix)
     try:
         with os.fdopen(fd, "wb") as out:
-            if not _download(url, out, max_bytes=max_bytes, token=token):
+            if not write(out):
                 return False
-        with _Downloaded(open(tmp, "rb"), name=tmp) as downloaded:
-            saved = storage.save(name, downloaded)
+        with _Downloaded(open(tmp, "rb"), name=tmp) as written:
+            saved = storage.save(name, written)
         if saved != name:
             # A storage that does not overwrite kept another request's copy: drop ours.
             storage.delete(saved)
