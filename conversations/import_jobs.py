@@ -207,7 +207,7 @@ def _open_backup(job: ImportJob, account: XAccount) -> backup.Backup:
     )
 
 
-def _check_backup(job: ImportJob, opened: backup.Backup, held: _Lease) -> None:
+def _start_checking(job: ImportJob, held: _Lease, bytes_total: int) -> None:
     now = timezone.now()
     held.renew(
         status=ImportJob.CHECKING,
@@ -215,8 +215,12 @@ def _check_backup(job: ImportJob, opened: backup.Backup, held: _Lease) -> None:
         run_started_at=now,
         run_started_done=0,
         bytes_read=0,
-        bytes_total=opened.progress.bytes_total,
+        bytes_total=bytes_total,
     )
+
+
+def _check_backup(job: ImportJob, opened: backup.Backup, held: _Lease) -> None:
+    _start_checking(job, held, opened.progress.bytes_total)
     saved = [time.monotonic()]
 
     def progress() -> None:
@@ -248,15 +252,7 @@ def _open(job: ImportJob, account: XAccount) -> Archive:
 
 
 def _check(job: ImportJob, archive: Archive, held: _Lease) -> None:
-    now = timezone.now()
-    held.renew(
-        status=ImportJob.CHECKING,
-        started_at=job.started_at or now,
-        run_started_at=now,
-        run_started_done=0,
-        bytes_read=0,
-        bytes_total=archive.progress.bytes_total,
-    )
+    _start_checking(job, held, archive.progress.bytes_total)
     count, newest, saved = 0, None, time.monotonic()
     for event in archive.events():
         count += 1
