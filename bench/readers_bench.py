@@ -192,7 +192,7 @@ def session_cookie(owner) -> str:
 
     session = SessionStore()
     session[SESSION_KEY] = str(owner.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "dmreader.accounts.AccountBackend"
     session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
     session.create()
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"

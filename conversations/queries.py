@@ -9,6 +9,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import (
     Count,
     Exists,
+    F,
+    FilteredRelation,
     OuterRef,
     Prefetch,
     Q,
@@ -47,7 +49,11 @@ def visible_to(owner: AbstractBaseUser) -> QuerySet[DmEvent]:
     return DmEvent.objects.filter(owner=owner)
 
 
-INBOX_PAGE = 50
+# The inbox's rows a page holds: more than a tall window shows (about 18 rows of 73 px at 1440 px)
+# and the next page comes as the last row scrolls into view. Each row is about a tenth of a
+# millisecond to read and render: 50 made a conversation's whole page 3 ms slower
+# (bench/reader_bench.py).
+INBOX_PAGE = 30
 
 
 # What reader pages show of a person: a name, a handle, an id, whether X still has them (their
@@ -57,8 +63,13 @@ PERSON_SHOWN = ("id", "x_id", "username", "name", "unavailable")
 EVENT_UNSHOWN = ("search_text", "raw")
 
 
-# The inbox shows a message by the line the store kept (preview_html): not its body or text.
-INBOX_UNSHOWN = ("body_html", "text", "entities")
+# What an inbox row shows (rendering.inbox_row, read_state.unread): a conversation's name and
+# time, and its last message by the line the store kept (preview_html), not its body or text.
+INBOX_SHOWN = ("x_id", "is_group", "last_event_at", "name", "archive_name")
+INBOX_EVENT_SHOWN = (
+    *("x_id", "sort_id", "event_type", "created_at", "sender_id", "sender_x_id"),
+    *("participant_ids", "preview_html", "body_version"),
+)
 
 
 def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySet[Conversation]:
@@ -82,7 +93,7 @@ def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySe
     return (
         # The last message's sender is one of the conversation's people (inbox_page loads them).
         conversations.select_related("last_event")
-        .defer(*(f"last_event__{name}" for name in (*EVENT_UNSHOWN, *INBOX_UNSHOWN)))
+        .only(*INBOX_SHOWN, "last_event", *(f"last_event__{name}" for name in INBOX_EVENT_SHOWN))
         .order_by("-last_event_at", "-pk")
     )
 
@@ -90,7 +101,23 @@ def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySe
 def inbox_page(owner: AbstractBaseUser, after: Conversation | None = None) -> list[Conversation]:
     """A page of the inbox, and one more row (whether there is a next page). Its last messages'
     lines are the ones the store kept; only one other code made reads its media and posts."""
-    page = with_participants(list(inbox(owner, after)[: INBOX_PAGE + 1]))
+    return _current_lines(with_participants(_inbox_rows(owner, after)))
+
+
+def conversation_and_inbox(owner: AbstractBaseUser, x_id: str) -> tuple[Conversation, list]:
+    """What a whole conversation page reads: the conversation as `conversation` gives it, and
+    the inbox's first page (inbox_page) beside it, with everyone's people in one query."""
+    convo = _conversation(owner, x_id)
+    page = _inbox_rows(owner)
+    with_participants([convo, *page])
+    return convo, _current_lines(page)
+
+
+def _inbox_rows(owner: AbstractBaseUser, after: Conversation | None = None) -> list[Conversation]:
+    return list(inbox(owner, after)[: INBOX_PAGE + 1])
+
+
+def _current_lines(page: list[Conversation]) -> list[Conversation]:
     stale = {c.last_event_id: c for c in page if not rendering.body_is_current(c.last_event)}
     if stale:
         for event in _with_everything(DmEvent.objects.filter(pk__in=stale)):
@@ -133,8 +160,14 @@ def related_rows(through: QuerySet, owner_key: str, target: str, model, fields: 
     # Sorted here: an ORDER BY on the through table's key could make it the plan's index.
     rows = sorted(through.values_list("pk", owner_key, *[f"{target}__{n}" for n in names]))
     found: dict[int, list] = {}
+    # One instance per row of `model`, however many owners share it (the owner of an inbox is a
+    # participant of every row): pages only read them.
+    made: dict = {}
+    pk_at = names.index(model._meta.pk.attname)
     for _, key, *values in rows:
-        found.setdefault(key, []).append(model.from_db(through.db, names, values))
+        if (instance := made.get(values[pk_at])) is None:
+            instance = made[values[pk_at]] = model.from_db(through.db, names, values)
+        found.setdefault(key, []).append(instance)
     return _Missing(found)
 
 
@@ -159,13 +192,38 @@ _EMPTY_QUERIES: dict = {}
 
 
 def conversation(owner: AbstractBaseUser, x_id: str) -> Conversation:
-    """The owner's conversation, or 404: another account's id is as unknown as a made-up one."""
-    return with_participants([get_object_or_404(Conversation, owner=owner, x_id=x_id)])[0]
+    """The owner's conversation with its people and the owner's read mark on it (read_mark), or
+    404: another account's id is as unknown as a made-up one."""
+    return with_participants([_conversation(owner, x_id)])[0]
+
+
+def _conversation(owner: AbstractBaseUser, x_id: str) -> Conversation:
+    # The mark is at most one row (unique per owner and conversation): a LEFT JOIN, not a query.
+    mark = FilteredRelation("read_marks", condition=Q(read_marks__owner=owner))
+    conversations = (
+        Conversation.objects.filter(owner=owner)
+        .annotate(mark=mark)
+        .annotate(
+            mark_pk=F("mark__pk"),
+            seen_at=F("mark__last_seen_at"),
+            seen_sort_id=F("mark__last_seen_sort_id"),
+        )
+    )
+    return get_object_or_404(conversations, x_id=x_id)
 
 
 def read_mark(owner: AbstractBaseUser, conversation: Conversation) -> ReadMark | None:
-    """How far the owner had read `conversation` (read_state.py moves it)."""
-    return ReadMark.objects.filter(owner=owner, conversation=conversation).first()
+    """How far the owner had read `conversation` (read_state.py moves it), as read with it by
+    `conversation` or `conversation_and_inbox`."""
+    if conversation.mark_pk is None:
+        return None
+    return ReadMark(
+        pk=conversation.mark_pk,
+        owner=owner,
+        conversation=conversation,
+        last_seen_at=conversation.seen_at,
+        last_seen_sort_id=conversation.seen_sort_id,
+    )
 
 
 def event(owner: AbstractBaseUser, conversation: Conversation, x_id: str) -> DmEvent:
@@ -196,17 +254,21 @@ def _with_everything(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
     return events.select_related("sender").prefetch_related(*_body_parts())
 
 
+# What a reader's page does not read of an event: its folded text for search, and its text,
+# entities and inbox line, which the body the store rendered already shows (X's JSON is read:
+# reactions come from it).
+THREAD_UNSHOWN = ("search_text", "text", "entities", "preview_html", "has_link", "cached_at")
+
+
 def _page_of(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
-    """Events as a reader's page reads them, without what it never shows (X's JSON is kept:
-    reactions come from it)."""
-    return events.defer("search_text")
+    return events.defer(*THREAD_UNSHOWN)
 
 
 def _as_shown(rows: list[DmEvent], conversation: Conversation) -> list[DmEvent]:
     """A reader's page: each event's sender from the conversation's people (every sender is one:
     the store makes them so), read only for one that is not; each body as the store rendered it,
-    so the page reads no media or posts, made again only where other code made it (stored before
-    the rendering changed), from its media and posts read here."""
+    so the page reads no media or posts. An event whose body other code made (stored before the
+    rendering changed) is read again whole, with its media and posts, to render it now."""
     people = {p.pk: p for p in conversation.participants.all()}
     for event in rows:
         if event.sender_id in people:
@@ -214,7 +276,10 @@ def _as_shown(rows: list[DmEvent], conversation: Conversation) -> list[DmEvent]:
     prefetch_related_objects(
         [e for e in rows if e.sender_id and not DmEvent.sender.is_cached(e)], "sender"
     )
-    prefetch_related_objects([e for e in rows if not rendering.body_is_current(e)], *_body_parts())
+    stale = [e.pk for e in rows if not rendering.body_is_current(e)]
+    if stale:
+        whole = {e.pk: e for e in _with_everything(DmEvent.objects.filter(pk__in=stale))}
+        rows = [whole.get(e.pk, e) for e in rows]
     return rows
 
 
@@ -284,7 +349,10 @@ def read_conversation(
     conversation's cached events (404 otherwise). Reads the cache only: fetching older history
     from X is the sync side's (sync.sync_conversation), asked for by a POST."""
     cursor = before or after or around
-    anchor = event(owner, conversation, cursor) if cursor else None
+    anchor = None
+    if cursor:
+        events = _page_of(visible_to(owner).filter(conversation=conversation))
+        anchor = _as_shown([get_object_or_404(events, x_id=cursor)], conversation)[0]
     if after:
         page = events_after(owner, conversation, anchor)
         return Reading(page=page, anchor=anchor, ended=False, beginning=False)
@@ -401,9 +469,18 @@ def events_in_order(
         last = rows[-1]
 
 
-def history_gaps(owner: AbstractBaseUser, conversation: Conversation | None = None):
-    """Gaps X no longer holds (HistoryGap): the inbox's own, or one conversation's, oldest first."""
-    return HistoryGap.objects.filter(owner=owner, conversation=conversation).order_by("after_at")
+def history_gaps(
+    owner: AbstractBaseUser, *conversations: Conversation | None
+) -> dict[int | None, list[HistoryGap]]:
+    """Gaps X no longer holds (HistoryGap), oldest first, in one query: {conversation pk: its
+    gaps} for each conversation given, and {None: the inbox's own} for None."""
+    where = Q(conversation_id__in=[c.pk for c in conversations if c is not None])
+    if None in conversations:
+        where |= Q(conversation__isnull=True)
+    found: dict[int | None, list[HistoryGap]] = {c and c.pk: [] for c in conversations}
+    for gap in HistoryGap.objects.filter(where, owner=owner).order_by("after_at", "pk"):
+        found[gap.conversation_id].append(gap)
+    return found
 
 
 IMPORTS_LISTED = 20

@@ -43,6 +43,16 @@ def unread(conversation: Conversation, me: str) -> bool:
     )
 
 
+def seen_in(rows: list[Conversation], conversation: Conversation, event: DmEvent) -> None:
+    """Inbox rows read before mark_seen moved `conversation`'s mark to `event`: its row as the
+    mark now stands (it only moves forward)."""
+    for row in rows:
+        if row.pk == conversation.pk and is_new(
+            event.created_at, event.sort_id, row.seen_at, row.seen_sort_id
+        ):
+            row.seen_at, row.seen_sort_id = event.created_at, event.sort_id
+
+
 def first_unseen(
     events: list[DmEvent], mark: ReadMark | None, me: str, *, found_oldest: bool = False
 ) -> str:

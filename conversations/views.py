@@ -101,20 +101,28 @@ def _fragment(request: HttpRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-def _inbox_rows(request: HttpRequest, *, after: Conversation | None = None) -> dict:
-    page = queries.inbox_page(request.user, after=after)
+def _inbox_rows(
+    request: HttpRequest,
+    *,
+    after: Conversation | None = None,
+    page: list[Conversation] | None = None,
+) -> dict:
+    if page is None:
+        page = queries.inbox_page(request.user, after=after)
     me = _me(request)
     rows = [rendering.inbox_row(c, me) for c in page[: queries.INBOX_PAGE]]
     more = rows[-1]["x_id"] if len(page) > queries.INBOX_PAGE else ""
     return {"rows": rows, "more": more}
 
 
-def _inbox_pane(request: HttpRequest) -> dict:
+def _inbox_pane(request: HttpRequest, history_gaps: list | None = None) -> dict:
     """What the inbox shows around its rows: the sync's status and the history's gaps."""
+    if history_gaps is None:
+        history_gaps = queries.history_gaps(request.user, None)[None]
     return {
         "sync": queries.sync_state(request.user),
         "account": accounts.account_of(request.user),
-        "gaps": [gaps.sentence(g) for g in queries.history_gaps(request.user)],
+        "gaps": [gaps.sentence(g) for g in history_gaps],
     }
 
 
@@ -188,36 +196,48 @@ def conversation(request: HttpRequest, x_id: str) -> HttpResponse:
     A whole page has the inbox beside the thread (two panes from about 1024 px); an inbox row
     opened with htmx (HX-Target: thread-pane) gets the thread alone. Showing the newest message
     moves the owner's read mark there (read_state.py); the mark as it was puts the "New" line."""
-    convo = queries.conversation(request.user, _conversation_id(x_id))
     cursor = {name: _event_id(request.GET.get(name, "")) for name in ("before", "after", "around")}
     name = next((n for n, v in cursor.items() if v), "")
     pane = _fragment(request) and request.htmx.target == "thread-pane"
     if name == "after" and (pane or not _fragment(request)):
         # A whole page newer than an event is the page around it (the "newer" link's own URL).
         name, cursor["around"] = "around", cursor["after"]
-    reading = queries.read_conversation(request.user, convo, **{name: cursor[name]} if name else {})
-    opening = name in ("", "around")
-    mark = queries.read_mark(request.user, convo) if opening or name == "after" else None
-    context = _conversation_context(
-        request, convo, reading, mark=mark if opening and not cursor["around"] else None
-    )
-    if reading.page.found_newest and reading.newest is not None and name != "before":
-        # After the thread took its "New" line from the mark as it was, before the inbox's rows
-        # (a whole page) read it: the open conversation's row is no longer new.
-        read_state.mark_seen(
-            owner=request.user, conversation=convo, event=reading.newest, current=mark
-        )
     if name == "after":
-        context["newer_only"] = True
         template = "conversation.html#newer"
     elif name == "before" and _fragment(request):
         template = "conversation.html#older"
     elif pane:
-        context["pane_only"] = True
         template = "conversation.html#thread"
     else:
-        _with_inbox(request, context)
         template = "conversation.html"
+    whole = template == "conversation.html"
+    if whole:
+        convo, inbox_page = queries.conversation_and_inbox(request.user, _conversation_id(x_id))
+    else:
+        convo = queries.conversation(request.user, _conversation_id(x_id))
+    reading = queries.read_conversation(request.user, convo, **{name: cursor[name]} if name else {})
+    opening = name in ("", "around")
+    mark = queries.read_mark(request.user, convo) if opening or name == "after" else None
+    history_gaps = queries.history_gaps(request.user, convo, *[None] if whole else [])
+    context = _conversation_context(
+        request,
+        convo,
+        reading,
+        mark=mark if opening and not cursor["around"] else None,
+        history_gaps=history_gaps[convo.pk],
+    )
+    if reading.page.found_newest and reading.newest is not None and name != "before":
+        # After the thread took its "New" line from the mark as it was: the open conversation's
+        # row in the inbox beside it (a whole page) is no longer new.
+        read_state.mark_seen(
+            owner=request.user, conversation=convo, event=reading.newest, current=mark
+        )
+        if whole:
+            read_state.seen_in(inbox_page, convo, reading.newest)
+    context["newer_only"] = name == "after"
+    context["pane_only"] = template == "conversation.html#thread"
+    if whole:
+        _with_inbox(request, context, page=inbox_page, history_gaps=history_gaps[None])
     context["highlight"] = cursor["around"]
     return _varies_on_htmx(render(request, template, context))
 
@@ -244,10 +264,17 @@ def older(request: HttpRequest, x_id: str) -> HttpResponse:
     return _varies_on_htmx(render(request, "conversation.html", _with_inbox(request, context)))
 
 
-def _with_inbox(request: HttpRequest, context: dict) -> dict:
-    """A whole conversation page: the inbox pane beside the thread, its row marked as open."""
-    context.update(_inbox_rows(request))
-    context.update(_inbox_pane(request), open_id=context["conversation"].x_id)
+def _with_inbox(
+    request: HttpRequest,
+    context: dict,
+    *,
+    page: list[Conversation] | None = None,
+    history_gaps: list | None = None,
+) -> dict:
+    """A whole conversation page: the inbox pane beside the thread, its row marked as open.
+    `page` and `history_gaps`: the inbox's, where the view read them with the conversation's."""
+    context.update(_inbox_rows(request, page=page))
+    context.update(_inbox_pane(request, history_gaps), open_id=context["conversation"].x_id)
     return context
 
 
@@ -258,8 +285,12 @@ def _conversation_context(
     *,
     outcome: sync.Outcome | None = None,
     mark: ReadMark | None = None,
+    history_gaps: list | None = None,
 ) -> dict:
-    """`mark`: the owner's read mark before this visit, where the "New" line goes."""
+    """`mark`: the owner's read mark before this visit, where the "New" line goes.
+    `history_gaps`: the conversation's, where the view read them with the inbox's."""
+    if history_gaps is None:
+        history_gaps = queries.history_gaps(request.user, convo)[convo.pk]
     me = _me(request)
     participants = list(convo.participants.all())
     people = {p.x_id: p for p in participants}
@@ -282,7 +313,7 @@ def _conversation_context(
                     reading.page.events, mark, me, found_oldest=reading.page.found_oldest
                 ),
             ),
-            list(queries.history_gaps(request.user, convo)),
+            history_gaps,
         ),
         "oldest": reading.oldest,
         # What a fetch from X must come before: the oldest shown, or on an empty older page, the

@@ -168,6 +168,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "dmreader.accounts.AccountBackend",
+    # Sessions signed in before AccountBackend name this one: they stay signed in.
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "signin"
 LOGIN_REDIRECT_URL = "home"
 

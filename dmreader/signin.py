@@ -88,7 +88,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _failed(request, "Could not read your X account", str(exc), status=502)
     # Signing in also queues a sync (accounts.signed_in, received by the conversations app).
     user = accounts.sign_in(me=me, tokens=tokens)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="dmreader.accounts.AccountBackend")
     return HttpResponseRedirect(pending["next"] or reverse("home"))
 
 

@@ -1,4 +1,5 @@
-"""The inbox pages by keyset, 50 conversations at a time, so a big account stays fast."""
+"""The inbox pages by keyset, 30 conversations at a time (queries.INBOX_PAGE), so a big account
+stays fast."""
 
 import re
 
@@ -7,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from conversations.models import Conversation
+from conversations.queries import INBOX_PAGE
 from conversations.sync import Progress, store_page
 from dmreader.models import XAccount
 
@@ -40,7 +42,7 @@ def test_the_inbox_walks_every_conversation_once_newest_first(client_with_120_co
     client = client_with_120_conversations
     first = client.get("/").content.decode()
     seen = ROW.findall(first)
-    assert len(seen) == 50
+    assert len(seen) == INBOX_PAGE < 120
     more = re.search(r'hx-get="/\?after=([0-9-]+)"', first)
     while more:
         fragment = client.get(
@@ -59,7 +61,7 @@ def test_the_next_page_without_javascript_is_a_whole_page(client_with_120_conver
     first = client.get("/").content.decode()
     after = re.search(r'href="/\?after=([0-9-]+)"', first).group(1)
     page = client.get("/", {"after": after}).content.decode()
-    assert "<html" in page and len(ROW.findall(page)) == 50
+    assert "<html" in page and len(ROW.findall(page)) == INBOX_PAGE
 
 
 def test_another_accounts_conversation_is_no_cursor(client_with_120_conversations):

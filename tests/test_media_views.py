@@ -166,9 +166,9 @@ def test_a_conversation_without_media_says_so(maya, owner):
     assert "No photos, videos or GIFs" in maya.get("/c/100-300/media/").content.decode()
 
 
-# Session, user, X account; the conversation and its participants; a page of messages with media
-# and their media; the count of all its media.
-GALLERY_QUERIES = 8
+# Session, the user with their X account; the conversation and its participants; a page of
+# messages with media and their media; the count of all its media.
+GALLERY_QUERIES = 7
 
 
 def test_the_gallery_costs_the_same_queries_for_one_tile_or_many(maya):

@@ -133,7 +133,8 @@ def test_a_body_other_code_made_reads_the_same_and_the_command_renders_it_again(
     assert articles(again) == articles(stored) and len(articles(stored)) == 2
     assert "stale" not in again
     assert inbox_lines(client) == lines
-    assert again_queries == stored_queries + 2  # the stale messages' media and posts, read
+    # The stale messages read again whole (with their senders), and their media and posts.
+    assert again_queries == stored_queries + 3
     call_command("renderbodies", stdout=(out := __import__("io").StringIO()))
     assert out.getvalue().strip() == "2 messages rendered again."
     assert set(DmEvent.objects.values_list("body_version", flat=True)) == {rendering.body_version()}

@@ -400,19 +400,19 @@ def test_hostile_seeded_texts_render_as_text(maya):
 
 # Query counts --------------------------------------------------------------------------------
 
-# Session, user, x_account (the header), SyncState; conversations with their last events, their
-# participants (the last events' lines are kept by the store: no media or posts read), the
-# inbox's history gaps: the same for 7 conversations or 700.
-INBOX_QUERIES = 7
-# Session, user, x_account; the conversation and its participants; 51 events with their senders
-# (their media and shared posts are in the bodies the store rendered: none read); the
-# conversation's history gaps.
-THREAD_QUERIES = 7
-# Opening it also reads the owner's read mark and, on a first visit, writes it (read_state.py);
-# a whole page has the inbox pane too: its rows with their marks, their participants, the sync
-# state and the inbox's gaps (test_read_state.py: the thread alone, as two panes swap it in,
-# costs the thread and the mark).
-CONVERSATION_QUERIES = THREAD_QUERIES + 2 + 4
+# Session, the user with their x_account (accounts.AccountBackend), SyncState; conversations with
+# their last events, their participants (the last events' lines are kept by the store: no media
+# or posts read), the inbox's history gaps: the same for 7 conversations or 700.
+INBOX_QUERIES = 6
+# Session, the user with their x_account; the conversation with the owner's read mark, and its
+# participants; 51 events with their senders (their media and shared posts are in the bodies the
+# store rendered: none read); the conversation's history gaps.
+THREAD_QUERIES = 6
+# A whole page has the inbox pane too: its rows with their marks and the sync state (their
+# participants and the inbox's gaps are read with the thread's); on a first visit opening it
+# writes the read mark (read_state.py; test_read_state.py: the thread alone, as two panes swap
+# it in, costs the thread and the mark).
+CONVERSATION_QUERIES = THREAD_QUERIES + 3
 OLDER_QUERIES = THREAD_QUERIES + 1  # the anchor event
 # At the oldest cached page: whether an imported archive covers its oldest event (then that is
 # where the conversation began: queries.archive_covers) and whether X has anything older
