@@ -18,6 +18,7 @@ from django.db.models import (
     Subquery,
     prefetch_related_objects,
 )
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from conversations import rendering, xids
@@ -239,10 +240,16 @@ def older_than(created_at, sort_id: str) -> Q:
     )
 
 
-def newer_than(created_at, sort_id: str) -> Q:
-    return Q(created_at__gte=created_at) & (
-        Q(created_at__gt=created_at) | Q(created_at=created_at, sort_id__gt=sort_id)
+def newer_than(created_at, sort_id: str, *, including: bool = False) -> Q:
+    """Strictly after (created_at, sort_id), or from it on `including` it."""
+    same_time = Q(created_at=created_at) & (
+        Q(sort_id__gte=sort_id) if including else Q(sort_id__gt=sort_id)
     )
+    return Q(created_at__gte=created_at) & (Q(created_at__gt=created_at) | same_time)
+
+
+# An event's place in its conversation's order: (created_at, sort_id).
+Place = tuple[datetime, str]
 
 
 def _body_parts() -> tuple:
@@ -284,22 +291,27 @@ def _as_shown(rows: list[DmEvent], conversation: Conversation) -> list[DmEvent]:
 
 
 def events_before(
-    owner: AbstractBaseUser, conversation: Conversation, anchor: DmEvent | None, limit: int = PAGE
+    owner: AbstractBaseUser, conversation: Conversation, place: Place | None, limit: int = PAGE
 ) -> Page:
-    """The `limit` events just before `anchor` (the newest ones without it), by keyset on
+    """The `limit` events just before `place` (the newest ones without it), by keyset on
     (created_at, sort_id): never OFFSET, so the thousandth page costs what the first does."""
     events = visible_to(owner).filter(conversation=conversation)
-    if anchor is not None:
-        events = events.filter(older_than(anchor.created_at, anchor.sort_id))
+    if place is not None:
+        events = events.filter(older_than(*place))
     rows = list(_page_of(events).order_by("-created_at", "-sort_id")[: limit + 1])
     rows = _as_shown(rows, conversation)
     return Page(
-        events=rows[:limit][::-1], found_oldest=len(rows) <= limit, found_newest=anchor is None
+        events=rows[:limit][::-1], found_oldest=len(rows) <= limit, found_newest=place is None
     )
 
 
 def events_after(
-    owner: AbstractBaseUser, conversation: Conversation, anchor: DmEvent, limit: int = PAGE
+    owner: AbstractBaseUser,
+    conversation: Conversation,
+    place: Place,
+    limit: int = PAGE,
+    *,
+    including: bool = False,
 ) -> Page:
     # newer_than's redundant created_at >= is what makes the anchor an index range: without it
     # both databases read the conversation from its oldest event up to the anchor (a search
@@ -307,7 +319,7 @@ def events_after(
     events = (
         visible_to(owner)
         .filter(conversation=conversation)
-        .filter(newer_than(anchor.created_at, anchor.sort_id))
+        .filter(newer_than(*place, including=including))
     )
     rows = _as_shown(
         list(_page_of(events).order_by("created_at", "sort_id")[: limit + 1]), conversation
@@ -348,25 +360,39 @@ def read_conversation(
     or the messages around one (`around`, a search result). A cursor must be one of this
     conversation's cached events (404 otherwise). Reads the cache only: fetching older history
     from X is the sync side's (sync.sync_conversation), asked for by a POST."""
-    cursor = before or after or around
-    anchor = None
-    if cursor:
-        events = _page_of(visible_to(owner).filter(conversation=conversation))
-        anchor = _as_shown([get_object_or_404(events, x_id=cursor)], conversation)[0]
-    if after:
-        page = events_after(owner, conversation, anchor)
-        return Reading(page=page, anchor=anchor, ended=False, beginning=False)
     if around:
-        older = events_before(owner, conversation, anchor, limit=PAGE // 2)
-        newer = events_after(owner, conversation, anchor, limit=PAGE // 2)
+        # The page's events are read with the event itself among the newer ones: its place is
+        # all a query of its own reads.
+        place = _place(owner, conversation, around)
+        older = events_before(owner, conversation, place, limit=PAGE // 2)
+        newer = events_after(owner, conversation, place, limit=PAGE // 2 + 1, including=True)
         page = Page(
-            events=[*older.events, anchor, *newer.events],
+            events=[*older.events, *newer.events],
             found_oldest=older.found_oldest,
             found_newest=newer.found_newest,
         )
-    else:
-        page = events_before(owner, conversation, anchor)
-    return _ending(owner, conversation, page, anchor)
+        return _ending(owner, conversation, page, newer.events[0])
+    anchor = None
+    if cursor := before or after:
+        events = _page_of(visible_to(owner).filter(conversation=conversation))
+        anchor = _as_shown([get_object_or_404(events, x_id=cursor)], conversation)[0]
+    if after:
+        page = events_after(owner, conversation, (anchor.created_at, anchor.sort_id))
+        return Reading(page=page, anchor=anchor, ended=False, beginning=False)
+    place = (anchor.created_at, anchor.sort_id) if anchor is not None else None
+    return _ending(owner, conversation, events_before(owner, conversation, place), anchor)
+
+
+def _place(owner: AbstractBaseUser, conversation: Conversation, x_id: str) -> Place:
+    place = (
+        visible_to(owner)
+        .filter(conversation=conversation, x_id=x_id)
+        .values_list("created_at", "sort_id")
+        .first()
+    )
+    if place is None:
+        raise Http404("No such event in this conversation")
+    return place
 
 
 def _ending(

@@ -597,7 +597,7 @@ def test_the_messages_after_a_result_are_read_from_it_not_from_the_oldest(owner)
     group = Conversation.objects.get(owner=owner, x_id=GROUP)
     anchor = queries.visible_to(owner).get(x_id="6")
     with CaptureQueriesContext(connection) as captured:
-        page = queries.events_after(owner, group, anchor)
+        page = queries.events_after(owner, group, (anchor.created_at, anchor.sort_id))
     assert [e.x_id for e in page.events] == ["7", "8", "14", "15"]
     [sql] = [q["sql"] for q in captured.captured_queries if "ASC LIMIT" in q["sql"]]
     # The anchor as a range an index can start from (created_at >= beside the OR): without it
