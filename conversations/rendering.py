@@ -261,16 +261,17 @@ def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
         return ""
     now = now or timezone.now()
     age = now - moment
-    local = timezone.localtime(moment)
     if age < timedelta(minutes=1):
         return "just now"
     if age < timedelta(hours=1):
         return f"{int(age.total_seconds() // 60)} min"
     if age < timedelta(hours=24):
         return f"{int(age.total_seconds() // 3600)} h"
+    zone = timezone.get_current_timezone()
+    local = moment.astimezone(zone)
     if age < timedelta(days=7):
         return local.strftime("%a")
-    if local.year == timezone.localtime(now).year:
+    if local.year == now.astimezone(zone).year:
         return f"{local.day} {local:%b}"
     return f"{local.day} {local:%b %Y}"
 
@@ -517,11 +518,11 @@ def _faces(conversation, others: list[XUser]) -> list[XUser]:
     return sorted(others, key=draw)[:AVATAR_FACES]
 
 
-def inbox_row(conversation, me: str) -> dict:
+def inbox_row(conversation, me: str, now: datetime | None = None) -> dict:
     """What one inbox row shows of a conversation (queries.inbox_page loads all of it), as flat
     values: its people are sorted once, its links, times and lines made here. A template's
     {% url %}, date filters and lookups through objects cost a page of 50 rows several
-    milliseconds (bench/reader_bench.py)."""
+    milliseconds (bench/reader_bench.py). `now`: the page's, read once."""
     people = list(conversation.participants.all())
     others = _others_in_order(people, me)
     last = conversation.last_event
@@ -537,7 +538,7 @@ def inbox_row(conversation, me: str) -> dict:
         "faces": [
             path_with_id("conversations:avatar", p.x_id) for p in _faces(conversation, others)
         ],
-        "when": relative_time(conversation.last_event_at),
+        "when": relative_time(conversation.last_event_at, now),
         "when_iso": moment.isoformat(),
         "when_full": full_time(moment),
         # A join or leave is said in words; a message by who wrote it (in a group) and its line.

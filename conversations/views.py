@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -110,7 +111,8 @@ def _inbox_rows(
     if page is None:
         page = queries.inbox_page(request.user, after=after)
     me = _me(request)
-    rows = [rendering.inbox_row(c, me) for c in page[: queries.INBOX_PAGE]]
+    now = timezone.now()
+    rows = [rendering.inbox_row(c, me, now) for c in page[: queries.INBOX_PAGE]]
     more = rows[-1]["x_id"] if len(page) > queries.INBOX_PAGE else ""
     return {"rows": rows, "more": more}
 
