@@ -26,8 +26,20 @@ def csp_violations(page: Page) -> list[str]:
     return seen
 
 
+@pytest.fixture
+def failed_responses(page: Page) -> list[str]:
+    seen: list[str] = []
+    page.on(
+        "response",
+        lambda response: (
+            seen.append(f"{response.status} {response.url}") if response.status >= 400 else None
+        ),
+    )
+    return seen
+
+
 def test_a_person_signs_in_with_x_and_lands_on_their_account(
-    page: Page, app_url, screenshot, csp_violations
+    page: Page, app_url, screenshot, csp_violations, failed_responses
 ):
     page.goto(app_url)
     screenshot(page, "welcome")
@@ -51,6 +63,7 @@ def test_a_person_signs_in_with_x_and_lands_on_their_account(
     )
     screenshot(page, "signed-in")
     assert csp_violations == []
+    assert failed_responses == []  # nothing the pages asked for was missing or refused
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are signed out")).to_be_visible()
