@@ -15,7 +15,6 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
     prefetch_related_objects,
 )
 from django.http import Http404
@@ -78,10 +77,8 @@ def inbox(owner: AbstractBaseUser, after: Conversation | None = None) -> QuerySe
     with `after`, those below it (keyset on (last_event_at, id), for the inbox's next page).
     Each carries the owner's read mark (`seen_at`, `seen_sort_id`; None if never opened) in the
     same query, for read_state.unread."""
-    mark = ReadMark.objects.filter(owner=owner, conversation=OuterRef("pk"))
-    conversations = Conversation.objects.filter(owner=owner, last_event__isnull=False).annotate(
-        seen_at=Subquery(mark.values("last_seen_at")[:1]),
-        seen_sort_id=Subquery(mark.values("last_seen_sort_id")[:1]),
+    conversations = _with_read_mark(
+        Conversation.objects.filter(owner=owner, last_event__isnull=False), owner
     )
     if after is not None:
         conversations = conversations.filter(
@@ -199,18 +196,20 @@ def conversation(owner: AbstractBaseUser, x_id: str) -> Conversation:
 
 
 def _conversation(owner: AbstractBaseUser, x_id: str) -> Conversation:
-    # The mark is at most one row (unique per owner and conversation): a LEFT JOIN, not a query.
-    mark = FilteredRelation("read_marks", condition=Q(read_marks__owner=owner))
-    conversations = (
-        Conversation.objects.filter(owner=owner)
-        .annotate(mark=mark)
-        .annotate(
-            mark_pk=F("mark__pk"),
-            seen_at=F("mark__last_seen_at"),
-            seen_sort_id=F("mark__last_seen_sort_id"),
-        )
-    )
+    conversations = _with_read_mark(Conversation.objects.filter(owner=owner), owner)
     return get_object_or_404(conversations, x_id=x_id)
+
+
+def _with_read_mark(conversations: QuerySet, owner: AbstractBaseUser) -> QuerySet[Conversation]:
+    """Each conversation with the owner's read mark on it (`mark_pk`, `seen_at`, `seen_sort_id`;
+    None if never opened). At most one row a conversation (unique per owner and conversation):
+    a LEFT JOIN, not a query more."""
+    mark = FilteredRelation("read_marks", condition=Q(read_marks__owner=owner))
+    return conversations.annotate(mark=mark).annotate(
+        mark_pk=F("mark__pk"),
+        seen_at=F("mark__last_seen_at"),
+        seen_sort_id=F("mark__last_seen_sort_id"),
+    )
 
 
 def read_mark(owner: AbstractBaseUser, conversation: Conversation) -> ReadMark | None:
