@@ -14,28 +14,21 @@ def app_url(live_server, sandbox):
     return live_server.url
 
 
+def _seen(page: Page, event: str, keep) -> list[str]:
+    """What `keep` makes of each of the page's `event`s, where it makes something."""
+    seen: list[str] = []
+    page.on(event, lambda item: seen.append(kept) if (kept := keep(item)) else None)
+    return seen
+
+
 @pytest.fixture
 def csp_violations(page: Page) -> list[str]:
-    seen: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            seen.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    return seen
+    return _seen(page, "console", lambda m: m.text if "Content Security Policy" in m.text else "")
 
 
 @pytest.fixture
 def failed_responses(page: Page) -> list[str]:
-    seen: list[str] = []
-    page.on(
-        "response",
-        lambda response: (
-            seen.append(f"{response.status} {response.url}") if response.status >= 400 else None
-        ),
-    )
-    return seen
+    return _seen(page, "response", lambda r: f"{r.status} {r.url}" if r.status >= 400 else "")
 
 
 def test_a_person_signs_in_with_x_and_lands_on_their_account(
