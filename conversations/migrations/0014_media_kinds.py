@@ -7,6 +7,12 @@ its columns, not by Django's AddField: on SQLite that would copy the whole table
 Then one UPDATE fills it for the events that have media links, the letters as
 models.media_kinds_of writes them (each kind once, in letter order: g, o, p, v), and the
 partial index of events with media is built on the rows so filled.
+
+PostgreSQL also gets one partial index for each kind: on the index of all media it read every
+medium's row from the table to check its kind (an Index Scan's filter is checked on the row), so
+"tomo has:video" at a million events read 18,500 rows for 21 videos (46 ms). SQLite checks the
+kind on the index itself and cannot use these: it matches a partial index's LIKE only against a
+literal, and Django sends the pattern as a parameter.
 """
 
 from django.db import migrations, models
@@ -40,6 +46,26 @@ def add_column(apps, schema_editor):
     schema_editor.execute(FILL)
 
 
+# search._has's condition for each kind, as Django writes it for PostgreSQL (the planner uses a
+# partial index only for a query that states its condition).
+KIND_INDEXES = {"photo": "p", "video": "v", "gif": "g"}
+
+
+def create_kind_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for kind, letter in KIND_INDEXES.items():
+            schema_editor.execute(
+                f"CREATE INDEX dmevent_owner_{kind}_time ON conversations_dmevent"
+                f" (owner_id, created_at DESC, sort_id DESC) WHERE media_kinds::text LIKE '%%{letter}%%'"
+            )
+
+
+def drop_kind_indexes(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        for kind in KIND_INDEXES:
+            schema_editor.execute(f"DROP INDEX dmevent_owner_{kind}_time")
+
+
 def drop_column(apps, schema_editor):
     schema_editor.execute("ALTER TABLE conversations_dmevent DROP COLUMN media_kinds")
 
@@ -69,4 +95,5 @@ class Migration(migrations.Migration):
                 name="dmevent_owner_media_time",
             ),
         ),
+        migrations.RunPython(create_kind_indexes, drop_kind_indexes),
     ]
