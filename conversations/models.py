@@ -206,6 +206,8 @@ class DmEvent(models.Model):
             # these instead of the whole timeline ("you has:photo" at a million events: 19,000
             # rows checked for a photo). Only a query that says media_kinds <> '' may use it
             # (search._has): neither planner infers that from media_kinds LIKE '%p%'.
+            # PostgreSQL has one for each kind besides (migration 0014): it checks the kind on
+            # the table's row, not on this index.
             models.Index(
                 fields=["owner", "-created_at", "-sort_id", "media_kinds"],
                 condition=~models.Q(media_kinds=""),

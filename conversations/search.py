@@ -1168,8 +1168,9 @@ def _has(kind: str) -> Q:
         return Q(has_link=True)
     if kind == "post":
         return Q(Exists(DmEvent.shared_posts.through.objects.filter(dmevent_id=OuterRef("pk"))))
-    # Written as dmevent_owner_media_time's condition, which neither database infers from the
-    # LIKE: without it the index of events with media is never used.
+    # Written as the partial indexes' conditions (dmevent_owner_media_time; on PostgreSQL also
+    # dmevent_owner_photo_time and the others, migration 0014), which neither database infers:
+    # without media_kinds <> '' the index of events with media is never used.
     with_media = ~Q(media_kinds="")
     letter = MEDIA_KINDS[kind]
     return with_media & Q(media_kinds__contains=letter) if letter else with_media
