@@ -7,7 +7,8 @@ bench can check that nothing of theirs shows in the first owner's results.
 
 Events are built as the pages /2/dm_events returns, parsed by `xapi.parse_dm_page` and stored
 through `store.store_page` as a sync does, so every row is what a sync writes: sort_id,
-search_text, has_link, media and post links, participants, each conversation's last_event. Only the page size differs from X's: 5,000 events a page, in one
+search_text, has_link, media_kinds, media and post links, participants, each conversation's
+last_event. Only the page size differs from X's: 5,000 events a page, in one
 transaction each (SQLite's FTS5 triggers fire as in production).
 
 Text: words drawn from a Zipf-distributed vocabulary (s = 1: common chat words first, then a long

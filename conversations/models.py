@@ -6,6 +6,8 @@ numbers through `sort_id`, the id left-padded to 19 digits, so string order is n
 (conversations/xids.py holds X's id rules). Rows are written by conversations/store.py only.
 """
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -151,6 +153,11 @@ class DmEvent(models.Model):
     search_text = models.TextField(blank=True, editable=False)
     # A link of its own, not the one X adds for an attachment or a shared post (has:link).
     has_link = models.BooleanField(default=False, editable=False)
+    # The kinds of media attached, one letter each in order (media_kinds_of: "p" photo, "v" video,
+    # "g" GIF, "o" any other type; "gp" for an archive's message with a GIF and a photo), "" for
+    # none: has:photo, has:video, has:gif and has:media read it from the row (and through
+    # dmevent_owner_media_time), where a join to the media checked each row (issue 13).
+    media_kinds = models.CharField(max_length=8, blank=True, editable=False)
     sender = models.ForeignKey(XUser, models.SET_NULL, null=True, blank=True, related_name="+")
     sender_x_id = models.CharField(max_length=ID_DIGITS, blank=True)
     participant_ids = models.JSONField(default=list, blank=True)
@@ -194,10 +201,33 @@ class DmEvent(models.Model):
                 fields=["owner", "sender_x_id", "-created_at", "-sort_id"],
                 name="dmevent_owner_sender_time",
             ),
+            # has:photo, has:video, has:gif, has:media newest first: the owner's events with
+            # media only (3% of a cache), in date order, with their kinds, so search walks
+            # these instead of the whole timeline ("you has:photo" at a million events: 19,000
+            # rows checked for a photo). Only a query that says media_kinds <> '' may use it
+            # (search._has): neither planner infers that from media_kinds LIKE '%p%'.
+            # PostgreSQL has one for each kind besides (migration 0014): it checks the kind on
+            # the table's row, not on this index.
+            models.Index(
+                fields=["owner", "-created_at", "-sort_id", "media_kinds"],
+                condition=~models.Q(media_kinds=""),
+                name="dmevent_owner_media_time",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.x_id}"
+
+
+# DmEvent.media_kinds: the letter of each media type; every other type (X may add some) is "o",
+# so has:media still finds it.
+MEDIA_KIND_LETTERS = {Media.PHOTO: "p", Media.VIDEO: "v", Media.ANIMATED_GIF: "g"}
+OTHER_MEDIA_KIND = "o"
+
+
+def media_kinds_of(types: Iterable[str]) -> str:
+    """DmEvent.media_kinds for media of these types: each kind's letter once, in order."""
+    return "".join(sorted({MEDIA_KIND_LETTERS.get(t, OTHER_MEDIA_KIND) for t in types}))
 
 
 class SyncState(models.Model):

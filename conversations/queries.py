@@ -263,7 +263,15 @@ def _with_everything(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
 # What a reader's page does not read of an event: its folded text for search, and its text,
 # entities and inbox line, which the body the store rendered already shows (X's JSON is read:
 # reactions come from it).
-THREAD_UNSHOWN = ("search_text", "text", "entities", "preview_html", "has_link", "cached_at")
+THREAD_UNSHOWN = (
+    "search_text",
+    "text",
+    "entities",
+    "preview_html",
+    "has_link",
+    "media_kinds",
+    "cached_at",
+)
 
 
 def _page_of(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:

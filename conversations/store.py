@@ -36,6 +36,7 @@ from conversations.models import (
     SharedPost,
     UnstoredEvent,
     XUser,
+    media_kinds_of,
 )
 from conversations.xapi import DmPage, EventData, MediaData, PostData, UserData
 
@@ -309,6 +310,7 @@ def _members(event: EventData) -> set[str]:
 
 def _event_row(owner_id: int, event: EventData, conversations, users, media, posts) -> DmEvent:
     text = _fit(DmEvent, "text", event.text)
+    attached = [media[k] for k in event.media_keys if k in media]
     row = DmEvent(
         owner_id=owner_id,
         conversation=conversations[event.conversation_id],
@@ -319,6 +321,8 @@ def _event_row(owner_id: int, event: EventData, conversations, users, media, pos
         text=text,
         search_text=search.normalize(text),
         has_link=event.has_own_link,
+        # The media linked to it (_link): those stored with it or cached before.
+        media_kinds=media_kinds_of(m.type for m in attached),
         sender=users.get(event.sender_id),
         sender_x_id=event.sender_id,
         participant_ids=event.participant_ids,
@@ -327,11 +331,7 @@ def _event_row(owner_id: int, event: EventData, conversations, users, media, pos
     )
     # Rendered before it is saved: one INSERT, no UPDATE after it (a page's worth of UPDATEs
     # was most of what storing cost).
-    _render(
-        row,
-        [media[k] for k in event.media_keys if k in media],
-        [posts[p] for p in event.post_ids if p in posts],
-    )
+    _render(row, attached, [posts[p] for p in event.post_ids if p in posts])
     return row
 
 
@@ -597,7 +597,9 @@ def _render(row: DmEvent, media=None, posts=None) -> None:
 
 
 def _render_bodies(owner_id: int, event_pks: Iterable[int]) -> None:
-    """Render again and keep the bodies and inbox lines of these cached events."""
+    """Render again and keep the bodies and inbox lines of these cached events, and their
+    media_kinds: a medium stored again may have changed type (an archive's file named a photo by
+    its suffix, then X's API says which it is)."""
     pks = sorted(event_pks)
     for start in range(0, len(pks), _RENDER_BATCH):
         rows = list(
@@ -610,9 +612,10 @@ def _render_bodies(owner_id: int, event_pks: Iterable[int]) -> None:
         )
         for row in rows:
             _render(row)
+            row.media_kinds = media_kinds_of(m.type for m in row.media.all())
         # Small batches: bulk_update's CASE WHEN grows with the batch on every row it updates.
         DmEvent.objects.bulk_update(
-            rows, ["body_html", "preview_html", "body_version"], batch_size=50
+            rows, ["body_html", "preview_html", "body_version", "media_kinds"], batch_size=50
         )
 
 

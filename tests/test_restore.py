@@ -116,7 +116,7 @@ def cache_of(owner_id: int) -> dict:
         "events": {
             e.x_id: (
                 e.conversation.x_id, e.event_type, e.created_at, e.text, e.search_text,
-                e.has_link, e.sender_x_id, e.sender.x_id if e.sender else None,
+                e.has_link, e.media_kinds, e.sender_x_id, e.sender.x_id if e.sender else None,
                 e.participant_ids, e.entities, e.raw,
                 sorted(m.media_key for m in e.media.all()),
                 sorted(p.x_id for p in e.shared_posts.all()),

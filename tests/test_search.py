@@ -248,6 +248,65 @@ def test_new_events_are_searchable_as_soon_as_sync_stores_them(owner):
     assert ids(owner, "flamingo") == ["99"]
 
 
+def test_a_message_with_several_media_is_found_by_each_of_their_kinds(owner):
+    # An archive's message can carry more than one: has:photo is any photo among them.
+    store_page(
+        owner.pk,
+        {"data": [message("20", "holiday album", ANA, GROUP, 20, attachments={"media_keys": ["3_20", "16_20"]})],
+         "includes": {"media": [{"media_key": "3_20", "type": "photo"},
+                                {"media_key": "16_20", "type": "animated_gif"}]}},
+        progress=Progress(),
+    )  # fmt: skip
+    assert ids(owner, "has:photo") == ["20", "7"]
+    assert ids(owner, "has:gif") == ["20", "9"]
+    assert ids(owner, "has:video") == ["8"]
+    assert ids(owner, "holiday has:media") == ["20"]
+    assert ids(owner, "has:photo has:gif") == ["20"]
+
+
+def test_a_photo_whose_type_comes_later_is_found_by_has_photo_from_then_on(owner):
+    # Stored first without its type (an include that left it out), the medium is media all the
+    # same; a later page that names it a photo makes the message a photo's.
+    page = [message("21", "look at this", ANA, GROUP, 21, attachments={"media_keys": ["3_21"]})]
+    store_page(
+        owner.pk,
+        {"data": page, "includes": {"media": [{"media_key": "3_21"}]}},
+        progress=Progress(),
+    )
+    assert ids(owner, "look has:media") == ["21"]
+    assert ids(owner, "has:photo") == ["7"]
+    store_page(
+        owner.pk,
+        {"data": page, "includes": {"media": [{"media_key": "3_21", "type": "photo"}]}},
+        progress=Progress(),
+    )
+    assert ids(owner, "has:photo") == ["21", "7"]
+    assert ids(owner, "look has:photo", order="best") == ["21"]
+    assert ids(owner, "has:video") == ["8"]
+
+
+def test_media_searches_read_the_events_with_media_through_their_own_index(owner):
+    from django.db import connection
+
+    # The indexes are partial (events with media; on PostgreSQL, also with photos, videos, GIFs):
+    # a query that does not state an index's condition cannot use it, and has:photo would walk
+    # the whole timeline for photos.
+    for q, kind in [("has:photo", "photo"), ("has:media", "media"), ("you has:video", "video")]:
+        index = kind if connection.vendor == "postgresql" else "media"
+        events = search._filtered(search._scoped(owner, search.parse(q)), search.Query())
+        sql, params = events.order_by("-created_at", "-sort_id")[:21].query.sql_with_params()
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":  # as at a million events, not a few rows
+                for setting in ("seqscan", "bitmapscan", "sort"):
+                    cursor.execute(f"SET LOCAL enable_{setting} = off")
+            cursor.execute(
+                "EXPLAIN " + ("QUERY PLAN " if connection.vendor == "sqlite" else "") + sql, params
+            )
+            plan = str(cursor.fetchall())
+        assert f"dmevent_owner_{index}_time" in plan, (q, plan)
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, (q, plan)
+
+
 def test_search_inside_one_conversation(owner):
     from conversations.models import Conversation
 

@@ -1,0 +1,72 @@
+"""Migrations that fill what they add from the rows already cached."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from conversations import search
+from conversations.models import DmEvent
+from conversations.sync import Progress, store_page
+
+BEFORE_MEDIA_KINDS = [("conversations", "0013_search_unindexed_characters")]
+MEDIA_KINDS = [("conversations", "0014_media_kinds")]
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_finds_the_media_of_messages_cached_before_by_their_kind():
+    owner = get_user_model().objects.create_user("x100")
+
+    def sent(x_id, text, keys):
+        return {"id": x_id, "event_type": "MessageCreate", "text": text, "sender_id": "200",
+                "dm_conversation_id": "100-200", "created_at": f"2026-11-0{x_id}T12:00:00.000Z",
+                "attachments": {"media_keys": keys}}  # fmt: skip
+
+    page = {
+        "data": [
+            sent("1", "just words", []),
+            sent("2", "a photo", ["3_2"]),
+            sent("3", "a video", ["7_3"]),
+            sent("4", "an album", ["3_4", "16_4"]),  # an archive's message: two media
+            sent("5", "something new", ["99_5"]),  # a type X may add one day
+        ],
+        "includes": {
+            "media": [
+                {"media_key": "3_2", "type": "photo"},
+                {"media_key": "7_3", "type": "video"},
+                {"media_key": "3_4", "type": "photo"},
+                {"media_key": "16_4", "type": "animated_gif"},
+                {"media_key": "99_5", "type": "hologram"},
+            ]
+        },
+    }
+    store_page(owner.pk, page, progress=Progress())
+    stored = dict(DmEvent.objects.values_list("x_id", "media_kinds"))
+    assert stored == {"1": "", "2": "p", "3": "v", "4": "gp", "5": "o"}
+    try:
+        _migrate(BEFORE_MEDIA_KINDS)
+        assert "media_kinds" not in _columns()
+        _migrate(MEDIA_KINDS)
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    # The migration writes what the store writes, and the search index survived the upgrade.
+    assert dict(DmEvent.objects.values_list("x_id", "media_kinds")) == stored
+    found = [r.event.x_id for r in search.run(owner, search.parse("a has:photo")).results]
+    assert found == ["4", "2"]
+    found = [r.event.x_id for r in search.run(owner, search.parse("has:media")).results]
+    assert found == ["5", "4", "3", "2"]
+    # The full-text index still learns of new messages (on SQLite, its triggers are on the table).
+    store_page(owner.pk, {"data": [sent("6", "flamingo", [])]}, progress=Progress())
+    assert [r.event.x_id for r in search.run(owner, search.parse("flamingo")).results] == ["6"]
+
+
+def _columns() -> set[str]:
+    with connection.cursor() as cursor:
+        described = connection.introspection.get_table_description(cursor, "conversations_dmevent")
+    return {column.name for column in described}
