@@ -333,9 +333,12 @@ def timeline(
     "New" line comes before and starts a run of its own."""
     blocks: list[Block] = []
     now = timezone.now()
-    previous_day = _day(after) if after is not None else None
+    # Each event's local time, worked out once for its day and its time (the zone looked up once).
+    zone = timezone.get_current_timezone()
+    local = {e.x_id: e.created_at.astimezone(zone) for e in events}
+    previous_day = after.created_at.astimezone(zone).date() if after is not None else None
     for event in events:
-        day = _day(event)
+        day = local[event.x_id].date()
         if day != previous_day:
             blocks.append(Block("day", label=day_label(event.created_at, now)))
         previous_day = day
@@ -374,7 +377,8 @@ def timeline(
                 else f"Message from {display_name(block.sender, block.sender_x_id)}"
             )
             for event in block.events:
-                event.shown_time = message_time(event) if event.x_id in block.timed else None
+                shown = event.x_id in block.timed
+                event.shown_time = message_time(local[event.x_id]) if shown else None
     return blocks
 
 
@@ -387,8 +391,8 @@ class MessageTime:
     short: str
 
 
-def message_time(event: DmEvent) -> MessageTime:
-    local = timezone.localtime(event.created_at)
+def message_time(local: datetime) -> MessageTime:
+    """`local`: the message's time in the reader's time zone."""
     return MessageTime(local.isoformat(), full_time(local), f"{local:%H:%M}")
 
 
@@ -403,10 +407,6 @@ def _timed(run: list[DmEvent]) -> set[str]:
     pairs = pairwise(run)
     shown = {e.x_id for e, later in pairs if later.created_at - e.created_at >= TIME_GAP}
     return shown | {run[-1].x_id}
-
-
-def _day(event: DmEvent):
-    return timezone.localtime(event.created_at).date()
 
 
 def system_line(event: DmEvent, people: dict[str, XUser]) -> str:
