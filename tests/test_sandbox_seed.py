@@ -25,7 +25,7 @@ from datetime import timedelta
 import django
 django.setup()
 from django.core import serializers
-from xsandbox import media_views, seed
+from xsandbox import ids, media_views
 from xsandbox.models import Conversation, Event, Media, SandboxState, Tweet, User
 
 digest = hashlib.sha256()
@@ -42,7 +42,7 @@ theo_id = f"{min(maya.id, users['theo_park'].id)}-{max(maya.id, users['theo_park
 mine = Conversation.objects.filter(participants=maya)
 entity_errors, order_errors, previous = [], [], None
 for e in Event.objects.order_by("id"):
-    if seed.snowflake_time(e.id) != e.created_at or (previous and e.created_at <= previous):
+    if ids.snowflake_time(e.id) != e.created_at or (previous and e.created_at <= previous):
         order_errors.append(e.id)
     previous = e.created_at
     marks = {"urls": lambda x: x["url"], "mentions": lambda x: "@" + x["username"],

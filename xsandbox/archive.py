@@ -44,7 +44,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_http_methods
 
 from xsandbox import clock, imagery, seed
+from xsandbox.ids import SEED, snowflake
 from xsandbox.models import Conversation, Event, Media, User
+from xsandbox.people import JONAS, MAYA, THEO
 
 CDN_TON = "https://ton.twitter.com"
 CDN_VIDEO = "https://video.twimg.com"
@@ -58,12 +60,12 @@ ARCHIVE_VERSION = "v2"  # part of the cached ZIP's name: bump when the format ch
 # Renames after the first show as "… named the group" lines; groups left out stay unnamed, so the
 # demo has both. One name is hostile on purpose: it must stay text wherever it is shown.
 GROUP_NAMES = {
-    "lisbon_trip": ((0.02, seed.MAYA, "Lisbon 🇵🇹"), (0.45, seed.THEO, "Lisbon trip 🇵🇹")),
+    "lisbon_trip": ((0.02, MAYA, "Lisbon 🇵🇹"), (0.45, THEO, "Lisbon trip 🇵🇹")),
     "book_club": ((0.03, "layla_haddad", "Book club 📚"),),
     "family": ((0.05, "ngozi_okafor", "Okafor family 💛"),),
     "climbing": ((0.2, "hannah_berg", "Tuesday climbing 🧗"),),
     "old_flatmates": ((0.1, "rosie_clarke", '<b>Flat 4B</b> & "friends" <script>x</script>'),),
-    "kickers": ((0.05, seed.JONAS, "Sunday kickers ⚽"),),
+    "kickers": ((0.05, JONAS, "Sunday kickers ⚽"),),
 }
 
 _LOCK = threading.Lock()
@@ -310,7 +312,7 @@ def _message_create(conversation: Conversation, event: Event) -> dict:
 
 def _reactions(conversation: Conversation, event: Event) -> list[dict]:
     """A few messages get reactions from others in the conversation, seeded by the event."""
-    rng = random.Random(f"{seed.SEED}:reactions:{event.id}")
+    rng = random.Random(f"{SEED}:reactions:{event.id}")
     if rng.random() >= REACTION_SHARE:
         return []
     others = sorted(p.id for p in conversation.participants.all() if p.id != event.sender_id)
@@ -326,7 +328,7 @@ def _reactions(conversation: Conversation, event: Event) -> list[dict]:
                 "reactionKey": key
                 if number == 0 or rng.random() < 0.7
                 else rng.choice(REACTION_KEYS),
-                "eventId": str(seed.snowflake(at, number, worker=rng.randrange(1024))),
+                "eventId": str(snowflake(at, number, worker=rng.randrange(1024))),
                 "createdAt": _iso(at),
             }
         )

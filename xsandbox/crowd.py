@@ -16,20 +16,10 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from xsandbox.ids import SEED, snowflake
 from xsandbox.models import Conversation, Event, Media, User
-from xsandbox.seed import (
-    _OLD_ID_MARKS,
-    SEED,
-    Group,
-    Pair,
-    Person,
-    Style,
-    World,
-    _old_style_id,
-    _user_metrics,
-    mint_events,
-    snowflake,
-)
+from xsandbox.people import OLD_ID_MARKS, Person, old_style_id, user_metrics
+from xsandbox.seed import Group, Pair, Style, World, mint_events
 
 # fmt: off
 # (first names, surnames, the languages they chat in besides English)
@@ -95,9 +85,9 @@ def build_crowd(world: World, count: int, *, used_event_ms: set[int]) -> Crowd:
         username, name, langs = _person(i)
         created = datetime(2009, 3, 1, tzinfo=UTC) + timedelta(days=rng.uniform(0, 16 * 365))
         created = created.replace(microsecond=0)
-        # As X's own: sequential ids before mid-2015, snowflakes since (seed._build_users).
-        if created < _OLD_ID_MARKS[-1][0]:
-            user_id = _old_style_id(created, rng)
+        # As X's own: sequential ids before mid-2015, snowflakes since (people.build_users).
+        if created < OLD_ID_MARKS[-1][0]:
+            user_id = old_style_id(created, rng)
         else:
             user_id = snowflake(created, rng.randrange(4), worker=rng.randrange(1024))
         while user_id in taken:
@@ -110,7 +100,7 @@ def build_crowd(world: World, count: int, *, used_event_ms: set[int]) -> Crowd:
             description=rng.choice(BIOS),
             location=rng.choice(PLACES),
             created_at=created,
-            public_metrics=_user_metrics(rng, Person(username, name)),
+            public_metrics=user_metrics(rng, Person(username, name)),
             can_sign_in=True,
         )
         people.append(user)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 
-from xsandbox import clock, seed
+from xsandbox import clock, ids, seed
 from xsandbox import crowd as crowd_of
 from xsandbox.models import Conversation, Event, Media, SandboxState, Tweet, User
 
@@ -15,7 +15,7 @@ def seed_world(anchor: datetime | None = None, *, crowd: int = 0) -> dict[str, i
     """Create the world anchored at `anchor` (default: the sandbox clock's now) in an empty database,
     with `crowd` more accounts that can sign in and chat among themselves (xsandbox/crowd.py)."""
     anchor = anchor or clock.now()
-    anchor = seed.from_ms(seed.to_ms(anchor.astimezone(UTC)))  # whole milliseconds, like X's ids
+    anchor = ids.from_ms(ids.to_ms(anchor.astimezone(UTC)))  # whole milliseconds, like X's ids
     world = seed.build_world(anchor)
     conversations, events, media = seed.mint_events(world)
     members = [
@@ -23,7 +23,7 @@ def seed_world(anchor: datetime | None = None, *, crowd: int = 0) -> dict[str, i
     ]
     if crowd:
         extra = crowd_of.build_crowd(
-            world, crowd, used_event_ms={seed.to_ms(e.created_at) for e in events}
+            world, crowd, used_event_ms={ids.to_ms(e.created_at) for e in events}
         )
         conversations += extra.conversations
         events += extra.events

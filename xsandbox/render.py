@@ -98,7 +98,7 @@ def _event_entities(event: Event, base_url: str) -> dict | None:
 
 def with_card_images(entities: dict, base_url: str) -> dict:
     """`entities` with the pictures of link cards made absolute: they are stored as paths on the
-    sandbox (seed.card_images), which stands in for pbs.twimg.com."""
+    sandbox (texts.card_images), which stands in for pbs.twimg.com."""
     if not entities.get("urls"):
         return entities
     urls = [
