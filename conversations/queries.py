@@ -57,8 +57,6 @@ INBOX_PAGE = 30
 # What reader pages show of a person: a name, a handle, an id, whether X still has them (their
 # picture is a URL of its own, views.avatar). The rest (a profile's text, X's JSON) is left unread.
 PERSON_SHOWN = ("id", "x_id", "username", "name", "unavailable")
-# What no reader page shows of an event: its folded text for search and X's JSON as sent.
-EVENT_UNSHOWN = ("search_text", "raw")
 
 
 # What an inbox row shows (rendering.inbox_row, read_state.unread): a conversation's name and
@@ -225,7 +223,8 @@ def read_mark(owner: AbstractBaseUser, conversation: Conversation) -> ReadMark |
 
 
 def event(owner: AbstractBaseUser, conversation: Conversation, x_id: str) -> DmEvent:
-    return get_object_or_404(visible_to(owner), conversation=conversation, x_id=x_id)
+    """One of the conversation's events, as a reader's page reads it (_page_of), or 404."""
+    return get_object_or_404(_page_of(visible_to(owner)), conversation=conversation, x_id=x_id)
 
 
 def older_than(created_at, sort_id: str) -> Q:
@@ -249,13 +248,11 @@ def newer_than(created_at, sort_id: str, *, including: bool = False) -> Q:
 Place = tuple[datetime, str]
 
 
-def _body_parts() -> tuple:
-    """What a message's body shows besides the event itself (rendering.render_body)."""
-    return "media", Prefetch("shared_posts", queryset=SharedPost.objects.select_related("author"))
-
-
 def _with_everything(events: QuerySet[DmEvent]) -> QuerySet[DmEvent]:
-    return events.select_related("sender").prefetch_related(*_body_parts())
+    """Events with all a body shows besides the event (rendering.render_body): the sender, the
+    media and the shared posts with their authors."""
+    posts = Prefetch("shared_posts", queryset=SharedPost.objects.select_related("author"))
+    return events.select_related("sender").prefetch_related("media", posts)
 
 
 # What a reader's page does not read of an event: its folded text for search, and its text,
@@ -377,14 +374,13 @@ def read_conversation(
             found_newest=newer.found_newest,
         )
         return _ending(owner, conversation, page, newer.events[0])
-    anchor = None
+    anchor = place = None
     if cursor := before or after:
-        events = _page_of(visible_to(owner).filter(conversation=conversation))
-        anchor = _as_shown([get_object_or_404(events, x_id=cursor)], conversation)[0]
+        anchor = _as_shown([event(owner, conversation, cursor)], conversation)[0]
+        place = (anchor.created_at, anchor.sort_id)
     if after:
-        page = events_after(owner, conversation, (anchor.created_at, anchor.sort_id))
+        page = events_after(owner, conversation, place)
         return Reading(page=page, anchor=anchor, ended=False, beginning=False)
-    place = (anchor.created_at, anchor.sort_id) if anchor is not None else None
     return _ending(owner, conversation, events_before(owner, conversation, place), anchor)
 
 
