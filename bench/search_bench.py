@@ -13,13 +13,12 @@ to more than --budget seconds; a single run is stopped after --timeout seconds):
                 of the plans below that returns exactly those ids (its name in brackets)
                   index   the full-text index first (FTS5 MATCH joined to the owner's rows, or a
                           tsquery through GIN, materialized), then sorted by date
-                  chars   PostgreSQL, text with no words to index (CJK, emoji): the
-                          index of each event's non-ASCII characters (migration 0012) first,
-                          LIKE deciding, materialized, then sorted by date
+                  chars   text with no words to index (CJK, emoji): the index of each event's
+                          characters outside ASCII (migration 0015: an FTS5 table, or GIN)
+                          first, LIKE deciding, materialized on PostgreSQL, then sorted by date
                   one     the whole query as one SQL statement (search.matching, ordered, LIMIT),
-                          whatever plan the database picks: for operator-only queries (and
-                          unindexed text on SQLite) this is the only plan, so ours/floor shows
-                          what Python adds
+                          whatever plan the database picks: for operator-only queries this is
+                          the only plan, so ours/floor shows what Python adds
                 SQLite has no exact raw "walk the timeline, test each row" plan: asking FTS5 row
                 by row rebuilds a prefix query's doclist for every row (minutes for "you"*).
   ours best     best match first (queries with indexed words): search.run ranks the newest
@@ -206,8 +205,17 @@ def floor_plans(owner, query: search.Query, rows: int) -> dict[str, tuple[str, l
         if all(t.words for t in query.include):
             plans["index"] = (sql + NEWEST + f" LIMIT {rows}", params)
     characters = search._unindexed_characters(query)
-    if connection.vendor == "postgresql" and characters:
-        # The characters' GIN index first (migration 0012), LIKE deciding, then the date order.
+    if connection.vendor == "sqlite" and characters:
+        # The characters' FTS5 table first (migration 0015), LIKE deciding, then the date order.
+        found = search._fts_joined(
+            search.matching(owner, query),
+            search._fts5_characters(characters),
+            table=search._CHARACTERS_TABLE,
+        ).order_by("-created_at", "-sort_id")
+        sql, params = found.values_list("id", "search_text")[:rows].query.sql_with_params()
+        plans["chars"] = (sql, list(params))
+    elif characters:
+        # The characters' GIN index first (migration 0015), LIKE deciding, then the date order.
         found = search.matching(owner, query).extra(
             where=[f"{search.UNINDEXED_CHARACTERS} @> %s::text[]"], params=[characters]
         )

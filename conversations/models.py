@@ -158,6 +158,10 @@ class DmEvent(models.Model):
     # none: has:photo, has:video, has:gif and has:media read it from the row (and through
     # dmevent_owner_media_time), where a join to the media checked each row (issue 13).
     media_kinds = models.CharField(max_length=8, blank=True, editable=False)
+    # The characters of search_text outside ASCII, each once, in order, between spaces
+    # (search.characters_of): emoji, symbols and Chinese, Japanese and Korean text, which no word
+    # index serves, are found through an index of these (migration 0015; search._substring_newest).
+    characters = models.TextField(blank=True, editable=False)
     sender = models.ForeignKey(XUser, models.SET_NULL, null=True, blank=True, related_name="+")
     sender_x_id = models.CharField(max_length=ID_DIGITS, blank=True)
     participant_ids = models.JSONField(default=list, blank=True)

@@ -310,6 +310,7 @@ def _members(event: EventData) -> set[str]:
 
 def _event_row(owner_id: int, event: EventData, conversations, users, media, posts) -> DmEvent:
     text = _fit(DmEvent, "text", event.text)
+    folded = search.normalize(text)
     attached = [media[k] for k in event.media_keys if k in media]
     row = DmEvent(
         owner_id=owner_id,
@@ -319,7 +320,8 @@ def _event_row(owner_id: int, event: EventData, conversations, users, media, pos
         event_type=_fit(DmEvent, "event_type", event.event_type),
         created_at=event.created_at,
         text=text,
-        search_text=search.normalize(text),
+        search_text=folded,
+        characters=search.characters_of(folded),
         has_link=event.has_own_link,
         # The media linked to it (_link): those stored with it or cached before.
         media_kinds=media_kinds_of(m.type for m in attached),
