@@ -59,9 +59,14 @@ class Reaction:
 
 
 def raw_reactions(event: DmEvent) -> list[dict]:
-    archived = event.raw.get("archive") if isinstance(event.raw, dict) else None
-    body = archived.get("messageCreate") if isinstance(archived, dict) else None
-    found = body.get("reactions") if isinstance(body, dict) else None
+    """The reactions an imported archive gave the message. A reader's page reads them alone from
+    the row (`archived_reactions`: queries._page_of), not the whole payload."""
+    if hasattr(event, "archived_reactions"):
+        found = event.archived_reactions
+    else:
+        archived = event.raw.get("archive") if isinstance(event.raw, dict) else None
+        body = archived.get("messageCreate") if isinstance(archived, dict) else None
+        found = body.get("reactions") if isinstance(body, dict) else None
     return [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
 
 
