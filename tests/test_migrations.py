@@ -49,12 +49,7 @@ def test_upgrading_finds_the_media_of_messages_cached_before_by_their_kind():
     store_page(owner.pk, page, progress=Progress())
     stored = dict(DmEvent.objects.values_list("x_id", "media_kinds"))
     assert stored == {"1": "", "2": "p", "3": "v", "4": "gp", "5": "o"}
-    try:
-        _migrate(BEFORE_MEDIA_KINDS)
-        assert "media_kinds" not in _columns()
-        _migrate(MEDIA_KINDS)
-    finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    _upgrade_across(BEFORE_MEDIA_KINDS, MEDIA_KINDS, "media_kinds")
     # The migration writes what the store writes, and the search index survived the upgrade.
     assert dict(DmEvent.objects.values_list("x_id", "media_kinds")) == stored
     found = [r.event.x_id for r in search.run(owner, search.parse("a has:photo")).results]
@@ -64,6 +59,17 @@ def test_upgrading_finds_the_media_of_messages_cached_before_by_their_kind():
     # The full-text index still learns of new messages (on SQLite, its triggers are on the table).
     store_page(owner.pk, {"data": [sent("6", "flamingo", [])]}, progress=Progress())
     assert [r.event.x_id for r in search.run(owner, search.parse("flamingo")).results] == ["6"]
+
+
+def _upgrade_across(before, migration, column: str) -> None:
+    """Back to before `migration` (its column gone with what it held), then it alone, then on to
+    the latest: the cache as an upgrade finds it."""
+    try:
+        _migrate(before)
+        assert column not in _columns()
+        _migrate(migration)
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
 
 def _columns() -> set[str]:
@@ -92,12 +98,7 @@ def test_upgrading_finds_emoji_and_cjk_cached_before_through_the_index_of_charac
     store_page(owner.pk, page, progress=Progress())
     stored = dict(DmEvent.objects.values_list("x_id", "characters"))
     assert stored == {"1": "", "2": "🔥", "3": "い う し て ま ょ 京 会 東", "4": "🔥", "5": ""}
-    try:
-        _migrate(BEFORE_CHARACTERS)
-        assert "characters" not in _columns()
-        _migrate(CHARACTERS)
-    finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    _upgrade_across(BEFORE_CHARACTERS, CHARACTERS, "characters")
     # The migration writes what the store writes.
     assert dict(DmEvent.objects.values_list("x_id", "characters")) == stored
     # Searched as a text rarer than a stretch of the timeline holds: through the index alone.
