@@ -66,12 +66,22 @@ def normalize(text: str) -> str:
     )
 
 
+# A space in the Unicode tables SQLite's tokenizer was built from, a format character since
+# Unicode 6.3: indexed on one side only, it would be a token no message holds.
+MONGOLIAN_VOWEL_SEPARATOR = "\u180e"
+
+
 def characters_of(folded: str) -> str:
     """DmEvent.characters for a folded text: each of its characters outside ASCII once, in code
     point order, between spaces, but those the index's tokenizer takes for spaces (Unicode's Z
-    categories). A message holding 東京 or 🔥 holds these characters: the index of them narrows a
-    substring search to the rows holding every character of the text, and LIKE decides."""
-    found = {c for c in folded if ord(c) > 0x7F and unicodedata.category(c)[0] != "Z"}
+    categories, and U+180E). A message holding 東京 or 🔥 holds these characters: the index of
+    them narrows a substring search to the rows holding every character of the text, and LIKE
+    decides."""
+    found = {
+        c
+        for c in folded
+        if ord(c) > 0x7F and unicodedata.category(c)[0] != "Z" and c != MONGOLIAN_VOWEL_SEPARATOR
+    }
     return " ".join(sorted(found))
 
 

@@ -543,6 +543,8 @@ def test_the_characters_index_holds_each_character_once_and_no_spaces():
     # message holds, and 東\u3000京 would find nothing.
     assert search.characters_of("東京\u3000東 🔥🔥 😀\u200d x") == "\u200d 京 東 🔥 😀"
     assert search.characters_of("plain ascii") == ""
+    # A space to SQLite's tokenizer (its Unicode tables predate 6.3), though Python's say otherwise.
+    assert search.characters_of("a\u180eb 🔥") == "🔥"
 
 
 def test_a_page_of_results_loads_only_what_it_shows(owner, django_assert_num_queries):

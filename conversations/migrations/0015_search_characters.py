@@ -73,9 +73,16 @@ POSTGRES_DOWN = [
 ]
 
 
+MONGOLIAN_VOWEL_SEPARATOR = "\u180e"
+
+
 def characters_of(folded):
     """A frozen copy of search.characters_of as it was when this migration was written."""
-    found = {c for c in folded if ord(c) > 0x7F and unicodedata.category(c)[0] != "Z"}
+    found = {
+        c
+        for c in folded
+        if ord(c) > 0x7F and unicodedata.category(c)[0] != "Z" and c != MONGOLIAN_VOWEL_SEPARATOR
+    }
     return " ".join(sorted(found))
 
 
