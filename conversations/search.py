@@ -576,7 +576,23 @@ def _postgres_newest(
         walk = events.filter(_tsquery_unindexed(tsquery))
         return _newest(walk, count)
     rest = matched.filter(queries.older_than(*edge))
-    return found + _materialized_newest(rest, count - len(found))
+    # First the matches of the stretch of time the page should lie in, by the first stretch's
+    # pace (its rows a second) and TIME_WINDOW_MARGIN times the rows it needs: bounded by time,
+    # PostgreSQL ANDs the GIN index's bitmap with the time index's and reads from the table only
+    # the rows in both ("coffee -you" by best match: 8-10 ms, against 17-19 for every one of
+    # coffee*'s 6,554 matches). Then, if the stretch held too few, the matches older than it.
+    top = older[0] if older is not None else _timeline_edge(scoped, None, 1)[0]
+    span = (top - edge[0]) * (TIME_WINDOW_MARGIN * needed / _POSTGRES_FIRST_WINDOW)
+    bound = edge[0] - span
+    found += _materialized_newest(rest.filter(created_at__gte=bound), count - len(found))
+    if len(found) >= count:
+        return found
+    return found + _materialized_newest(rest.filter(created_at__lt=bound), count - len(found))
+
+
+# How much wider than the first stretch's pace says the page needs the window of time read first
+# is: a guess too narrow costs a second query for the rest.
+TIME_WINDOW_MARGIN = 2
 
 
 def _postgres_estimate(indexed: list[Text]) -> float:

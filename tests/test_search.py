@@ -405,15 +405,20 @@ def newest_by_index(owner, q):
     return list(events.values_list("x_id", flat=True))
 
 
-@pytest.fixture(params=["walk", "index"])
+@pytest.fixture(params=["walk", "index", "index, narrow window", "index, no window"])
 def short_stretches(request, monkeypatch):
     """Read the timeline two rows at a time and give up on it after six, so a small corpus goes
     through every plan: walking several stretches, and the index for the rest; or, where the
-    index's own counts say it is cheaper, the index right after the first stretch."""
+    index's own counts say it is cheaper, the index right after the first stretch (on
+    PostgreSQL first for a window of time, then for what is older: a window too narrow for the
+    page, or none, leaves most or all of it to the second query)."""
     monkeypatch.setattr(search, "_FIRST_WINDOW", 2)
     monkeypatch.setattr(search, "WALK_BUDGET", 6)
     monkeypatch.setattr(search, "_POSTGRES_FIRST_WINDOW", 2)
-    cost = {"walk": 1000.0, "index": 0.0}[request.param]
+    margin = {"index, narrow window": 0.5, "index, no window": 0}.get(request.param)
+    if margin is not None:
+        monkeypatch.setattr(search, "TIME_WINDOW_MARGIN", margin)
+    cost = {"walk": 1000.0}.get(request.param, 0.0)
     monkeypatch.setattr(search, "_INDEX_MATCH_COST", cost)
     monkeypatch.setattr(search, "_POSTGRES_INDEX_MATCH_COST", cost)
     monkeypatch.setattr(search, "_POSTGRES_CHARACTER_MATCH_COST", cost)
